@@ -1,0 +1,315 @@
+"""Projects, people and their roles, guidelines, items with K responses, assignments,
+annotations (ranking tiers), reviews and the audit log."""
+
+from __future__ import annotations
+
+from django.conf import settings as django_settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    responses_per_item = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MinValueValidator(2), MaxValueValidator(9)],
+        help_text="K: how many candidate responses each item has.",
+    )
+    overlap = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="How many annotators should rank each item.",
+    )
+    gold_rate = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of served tasks that are gold items.",
+    )
+    lease_seconds = models.PositiveIntegerField(
+        default=django_settings.RANKWISE_DEFAULT_LEASE_SECONDS,
+        validators=[MinValueValidator(30), MaxValueValidator(7 * 24 * 3600)],
+        help_text="How long an annotator holds a task before it is offered to others.",
+    )
+    settings = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(responses_per_item__gte=2) & Q(responses_per_item__lte=9),
+                name="project_k_between_2_and_9",
+            ),
+            models.CheckConstraint(
+                condition=Q(gold_rate__gte=0) & Q(gold_rate__lte=1),
+                name="project_gold_rate_0_1",
+            ),
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ANNOTATOR = "annotator"
+        REVIEWER = "reviewer"
+        MANAGER = "manager"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        PAUSED = "paused"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.role} of {self.project}"
+
+
+class Guideline(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="guidelines")
+    version = models.PositiveIntegerField()
+    text = models.TextField(help_text="Markdown.")
+    created_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="guideline_unique_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} guidelines v{self.version}"
+
+
+class Acknowledgement(models.Model):
+    user = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="acknowledgements"
+    )
+    guideline = models.ForeignKey(
+        Guideline, on_delete=models.CASCADE, related_name="acknowledgements"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "guideline"], name="ack_unique_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} read {self.guideline}"
+
+
+class Item(models.Model):
+    """One prompt (plain text or a conversation) with K candidate responses."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    prompt = models.TextField(blank=True)
+    messages = models.JSONField(
+        null=True, blank=True, help_text='Conversation: [{"role", "content"}, ...].'
+    )
+    content_hash = models.CharField(max_length=64)
+    meta = models.JSONField(default=dict, blank=True)
+    is_gold = models.BooleanField(default=False)
+    gold_ranking = models.JSONField(
+        null=True, blank=True, help_text="Tiers of response ids, best first (gold items only)."
+    )
+    # Counters kept by the assignment engine so that next() never counts rows.
+    annotations_done = models.PositiveIntegerField(default=0)
+    leases_live = models.PositiveIntegerField(default=0)
+    imported_labels = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "content_hash"], name="item_unique_hash"),
+            models.CheckConstraint(
+                condition=Q(is_gold=False) | Q(gold_ranking__isnull=False),
+                name="item_gold_has_ranking",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["project", "is_gold", "annotations_done", "id"], name="item_queue_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Item {self.pk} of {self.project_id}"
+
+
+class Response(models.Model):
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="responses")
+    position = models.PositiveSmallIntegerField(help_text="0-based position in the import.")
+    text = models.TextField()
+    model = models.CharField(max_length=200, blank=True, help_text="Which model wrote it.")
+    external_id = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["item", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "position"], name="response_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Response {self.position} of item {self.item_id}"
+
+
+class Assignment(models.Model):
+    class Status(models.TextChoices):
+        LEASED = "leased"
+        SUBMITTED = "submitted"
+        SKIPPED = "skipped"
+        EXPIRED = "expired"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.LEASED)
+    display_order = models.JSONField(help_text="Response ids in the order this annotator saw them.")
+    reason = models.CharField(max_length=200, blank=True, help_text="Why this task was chosen.")
+    is_practice = models.BooleanField(default=False)
+    leased_at = models.DateTimeField()
+    lease_expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # The one rule that makes double assignment impossible, whatever the races.
+            models.UniqueConstraint(fields=["item", "annotator"], name="assignment_unique_item_user"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "annotator", "status"], name="assignment_user_idx"),
+            models.Index(fields=["status", "lease_expires_at"], name="assignment_lease_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Assignment {self.pk}: item {self.item_id} → {self.annotator_id} ({self.status})"
+
+
+class Annotation(models.Model):
+    class Source(models.TextChoices):
+        HUMAN = "human"
+        AI = "ai"
+        IMPORT = "import"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    assignment = models.OneToOneField(
+        Assignment, null=True, blank=True, on_delete=models.CASCADE, related_name="annotation"
+    )
+    annotator = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="annotations",
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.HUMAN)
+    ranking = models.JSONField(help_text="Tiers of response ids, best first; a tier holds ties.")
+    strength = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(3)]
+    )
+    flags = models.JSONField(default=list, blank=True)
+    rationale = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    guideline_version = models.PositiveIntegerField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["annotator", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="annotation_unique_idempotency_key",
+            ),
+            models.UniqueConstraint(
+                fields=["item", "annotator"],
+                condition=Q(annotator__isnull=False, source="human"),
+                name="annotation_unique_item_human",
+            ),
+            models.CheckConstraint(
+                condition=Q(strength__isnull=True) | (Q(strength__gte=1) & Q(strength__lte=3)),
+                name="annotation_strength_1_3",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "created_at"], name="annotation_project_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Annotation {self.pk} of item {self.item_id}"
+
+
+class Review(models.Model):
+    class Decision(models.TextChoices):
+        ACCEPT = "accept"
+        REJECT = "reject"
+        FIX = "fix"
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="reviews"
+    )
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    corrected_ranking = models.JSONField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.decision} of annotation {self.annotation_id}"
+
+
+class AuditLog(models.Model):
+    """Who did what to which object, for managers' audits. Append-only."""
+
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_log"
+    )
+    actor = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["project", "-created_at"], name="audit_project_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"

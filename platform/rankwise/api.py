@@ -1,0 +1,72 @@
+"""Shared REST plumbing: the error shape of the API contract and pagination.
+
+Every 4xx answer has the body ``{"detail": str, "errors": [{"field"|"line": ..., "message": str}]}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class LineErrors(exceptions.APIException):
+    """A 400 naming bad input lines (imports): ``errors`` are ``{"line", "message"}`` dicts."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]]):
+        super().__init__(detail)
+        self.errors = errors
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """DRF's nested error dict → a flat list of {"field", "message"}."""
+    if isinstance(detail, dict):
+        out: list[dict[str, Any]] = []
+        for key, value in detail.items():
+            field = key if not prefix else f"{prefix}.{key}"
+            if key == "non_field_errors":
+                field = prefix or None
+            out.extend(_flatten(value, field or ""))
+        return out
+    if isinstance(detail, list):
+        out = []
+        for index, value in enumerate(detail):
+            if isinstance(value, (dict, list)):
+                out.extend(_flatten(value, f"{prefix}[{index}]" if prefix else str(index)))
+            else:
+                out.extend(_flatten(value, prefix))
+        return out
+    entry: dict[str, Any] = {"message": str(detail)}
+    if prefix:
+        entry["field"] = prefix
+    return [entry]
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, LineErrors):
+        response.data = {"detail": str(exc.detail), "errors": exc.errors}
+        return response
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        first = errors[0] if errors else {"message": "Invalid input."}
+        where = f"{first['field']}: " if first.get("field") else ""
+        response.data = {"detail": f"{where}{first['message']}", "errors": errors}
+        return response
+    data = response.data
+    detail = data.get("detail") if isinstance(data, dict) else None
+    response.data = {"detail": str(detail or data), "errors": []}
+    return response

@@ -1,0 +1,122 @@
+"""Shared fixtures. The database is whatever DATABASE_URL names (PostgreSQL in CI) or the
+embedded SQLite default. Tests that need PostgreSQL, Redis or Chromium carry a marker and
+are skipped, by name, where those are missing; CI sets RANKWISE_FAIL_ON_SKIP=1 so that a
+skip there fails the run."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+HH_RLHF_PATH = SHARED_DATA / "hh-rlhf-harmless-base-test.jsonl.gz"
+PASSWORD = "correct-horse-battery-staple"
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.db import connection  # noqa: F401  (settings are loaded by now)
+
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
+    skip_redis = pytest.mark.skip(reason="needs Redis: set REDIS_URL=redis://...")
+    skip_browser = pytest.mark.skip(reason="needs /usr/bin/chromium and playwright")
+    has_browser = Path("/usr/bin/chromium").exists()
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        has_browser = False
+    for item in items:
+        if "postgres" in item.keywords and not settings.IS_POSTGRES:
+            item.add_marker(skip_pg)
+        if "redis" in item.keywords and not settings.REDIS_URL:
+            item.add_marker(skip_redis)
+        if "browser" in item.keywords and not has_browser:
+            item.add_marker(skip_browser)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("RANKWISE_FAIL_ON_SKIP") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped and exitstatus == 0:
+        names = ", ".join(rep.nodeid for rep in skipped[:20])
+        reporter.write_line(f"RANKWISE_FAIL_ON_SKIP: {len(skipped)} skipped: {names}", red=True)
+        session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path, settings):
+    """Artifacts and snapshots of one test go to its own folder."""
+    settings.ARTIFACTS_DIR = tmp_path / "artifacts"
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from rankwise.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+
+
+@pytest.fixture
+def hh_rlhf_path() -> Path:
+    if not HH_RLHF_PATH.exists():
+        pytest.skip(f"shared data missing: {HH_RLHF_PATH}")
+    return HH_RLHF_PATH
+
+
+@pytest.fixture
+def hh_rlhf_lines(hh_rlhf_path) -> list[dict]:
+    with gzip.open(hh_rlhf_path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    def make(username: str, *, staff: bool = False, password: str = PASSWORD):
+        return django_user_model.objects.create_user(
+            username=username, password=password, is_staff=staff
+        )
+
+    return make
+
+
+@pytest.fixture
+def project_with_roles(db, make_user):
+    """A K=2 project with one user per role plus an outsider and a staff user."""
+    from annotation import services
+    from annotation.models import Membership
+
+    manager = make_user("manager")
+    project = services.create_project(actor=manager, name="Helpfulness", responses_per_item=2,
+                                      overlap=2)
+    users = {"manager": manager}
+    for role in (Membership.Role.REVIEWER, Membership.Role.ANNOTATOR):
+        users[str(role)] = make_user(str(role))
+        services.set_membership(actor=manager, project=project, user=users[str(role)], role=role)
+    users["outsider"] = make_user("outsider")
+    users["staff"] = make_user("staff", staff=True)
+    return project, users
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def client_for(db):
+    """An API client authenticated as the given user (None: anonymous)."""
+    from rest_framework.test import APIClient
+
+    def make(user):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user=user)
+        return client
+
+    return make
