@@ -142,6 +142,9 @@ class Item(models.Model):
     annotations_done = models.PositiveIntegerField(default=0)
     leases_live = models.PositiveIntegerField(default=0)
     imported_labels = models.PositiveIntegerField(default=0)
+    # Active learning: the smallest score gap between two of this item's responses under the
+    # project's active reward model (small = the model is unsure). Null: not scored yet.
+    uncertainty = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,4 @@
+"""Celery tasks of the annotation app (autodiscovered). Each domain keeps its own tasks."""
+
+from .assignment import celery_tasks as assignment_tasks  # noqa: F401
+from .imports import celery_tasks as import_tasks  # noqa: F401
