@@ -18,6 +18,11 @@ HH_RLHF_PATH = SHARED_DATA / "hh-rlhf-harmless-base-test.jsonl.gz"
 PASSWORD = "correct-horse-battery-staple"
 
 
+def pytest_configure(config):
+    # Real password hashing costs ~0.3 s a user on this hardware; tests make many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def pytest_collection_modifyitems(config, items):
     from django.db import connection  # noqa: F401  (settings are loaded by now)
 
