@@ -157,6 +157,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("RANKWISE_LOGIN_COOLOFF
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env_bool("RANKWISE_LOGIN_THROTTLING", True)
+AXES_VERBOSE = False
 
 # API tokens: django-rest-knox keeps only a SHA-512 digest of each token.
 REST_KNOX = {
