@@ -33,6 +33,10 @@ class Project(models.Model):
         help_text="How long an annotator holds a task before it is offered to others.",
     )
     settings = models.JSONField(default=dict, blank=True)
+    # The overlap that the items' queue_state was last computed for. When someone changes
+    # overlap, the assignment engine sees the difference on its next claim and recomputes
+    # the queue once (annotation.assignment.services), whoever changed it and however.
+    queue_overlap = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",
@@ -74,6 +78,8 @@ class Membership(models.Model):
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # Set when the member passed the project's practice round (settings["qualification"]).
+    qualified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -127,6 +133,13 @@ class Acknowledgement(models.Model):
 class Item(models.Model):
     """One prompt (plain text or a conversation) with K candidate responses."""
 
+    class QueueState(models.IntegerChoices):
+        # Served in this order; an item that needs no more leases has no state (NULL), so
+        # the partial indexes below hold only the open items and next() never walks past
+        # finished ones.
+        STARTED = 0, "started"
+        NEW = 1, "new"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
     prompt = models.TextField(blank=True)
     messages = models.JSONField(
@@ -145,6 +158,11 @@ class Item(models.Model):
     # Active learning: the smallest score gap between two of this item's responses under the
     # project's active reward model (small = the model is unsure). Null: not scored yet.
     uncertainty = models.FloatField(null=True, blank=True)
+    # Kept by the assignment engine in the same UPDATE as the counters: STARTED when
+    # annotations_done + leases_live is between 1 and overlap - 1, NEW at 0, NULL when full.
+    queue_state = models.PositiveSmallIntegerField(
+        choices=QueueState.choices, null=True, blank=True, default=QueueState.NEW
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -160,6 +178,18 @@ class Item(models.Model):
             models.Index(
                 fields=["project", "is_gold", "annotations_done", "id"], name="item_queue_idx"
             ),
+            # The assignment queue: open, non-gold items in serving order, with and without
+            # active learning. Partial, so their size is the open work, not the project.
+            models.Index(
+                fields=["project", "queue_state", "id"], name="item_open_queue_idx",
+                condition=Q(queue_state__isnull=False, is_gold=False),
+            ),
+            models.Index(
+                fields=["project", "queue_state", "uncertainty", "id"],
+                name="item_open_uncertainty_idx",
+                condition=Q(queue_state__isnull=False, is_gold=False),
+            ),
+            models.Index(fields=["project", "id"], name="item_gold_idx", condition=Q(is_gold=True)),
         ]
 
     def __str__(self) -> str:
@@ -213,6 +243,11 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["project", "annotator", "status"], name="assignment_user_idx"),
             models.Index(fields=["status", "lease_expires_at"], name="assignment_lease_idx"),
+            # Lazy reclaim on each claim: this project's expired leases, found without a scan.
+            models.Index(
+                fields=["project", "lease_expires_at"], name="assignment_live_lease_idx",
+                condition=Q(status="leased"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -243,7 +278,8 @@ class Annotation(models.Model):
     rationale = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     guideline_version = models.PositiveIntegerField(null=True, blank=True)
-    idempotency_key = models.CharField(max_length=128, null=True, blank=True)
+    # NULL, not "": the unique (annotator, idempotency_key) constraint skips NULLs.
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,75 @@
+"""REST views of the annotating loop: next task, submit, skip. Thin: parse, call, shape."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import serializers, services
+
+
+class EngineApi(APIView):
+    """Adds the ``code`` (and details) of the engine's refusals to the error body."""
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        extra = getattr(exc, "extra", None)
+        if extra and response is not None and isinstance(response.data, dict):
+            response.data.update(extra)
+        return response
+
+
+def _json_object(request) -> dict:
+    if not isinstance(request.data, dict):
+        raise exceptions.ValidationError({"body": ["The body must be a JSON object."]})
+    return request.data
+
+
+class NextTaskApi(EngineApi):
+    @extend_schema(
+        responses={200: serializers.TaskSchema,
+                   204: OpenApiResponse(description="Nothing left for this annotator.")},
+        description="Lease the next task. Asking again while holding a live lease returns "
+        "the same task.",
+    )
+    def get(self, request, pk):
+        task = services.next_task(project_id=pk, annotator=request.user)
+        if task is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(serializers.task_body(task))
+
+
+class SubmitApi(EngineApi):
+    @extend_schema(
+        request=serializers.SubmitSchema,
+        parameters=[OpenApiParameter(
+            "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+            description="Repeating a request with the same key returns the same annotation.",
+        )],
+        responses={201: serializers.SubmittedSchema, 200: serializers.SubmittedSchema},
+    )
+    def post(self, request, pk):
+        body = _json_object(request)
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and len(key) > 128:
+            raise exceptions.ValidationError({"Idempotency-Key": ["At most 128 characters."]})
+        result = services.submit_annotation(
+            assignment_id=pk, annotator=request.user, ranking=body.get("ranking"),
+            strength=body.get("strength"), flags=body.get("flags"),
+            rationale=body.get("rationale"), duration_ms=body.get("duration_ms"),
+            idempotency_key=key,
+        )
+        return Response(serializers.submission_body(result),
+                        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class SkipApi(EngineApi):
+    @extend_schema(request=serializers.SkipSchema, responses={200: serializers.SkippedSchema})
+    def post(self, request, pk):
+        body = _json_object(request)
+        assignment = services.skip_assignment(
+            assignment_id=pk, annotator=request.user, reason=body.get("reason", "")
+        )
+        return Response({"assignment": assignment.pk, "status": assignment.status})

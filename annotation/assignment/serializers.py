@@ -1,0 +1,138 @@
+"""Answers of the annotating API. The hot path builds plain dicts; the Serializer classes
+describe the same shapes for the OpenAPI schema.
+
+Nothing here may carry an item's gold ranking, whether it is gold, or anybody else's
+labels; the only exception is the correct ranking of a practice item, after it was answered.
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from .services import Submitted, Task
+from .validation import allowed_flags
+
+
+def feedback_url(assignment_id: int) -> str:
+    return f"/api/v1/assignments/{assignment_id}/feedback/"
+
+
+def task_body(task: Task) -> dict:
+    item, project, assignment = task.item, task.project, task.assignment
+    body_item: dict = {"id": item.pk}
+    if item.messages is not None:
+        body_item["messages"] = item.messages
+    else:
+        body_item["prompt"] = item.prompt
+    body_item["responses"] = task.responses
+    return {
+        "assignment": assignment.pk,
+        "item": body_item,
+        "lease_expires_at": assignment.lease_expires_at.isoformat().replace("+00:00", "Z"),
+        "reason": task.reason,
+        "is_practice": assignment.is_practice,
+        "guideline_version": task.guideline_version,
+        "project": {
+            "id": project.pk,
+            "name": project.name,
+            "responses_per_item": project.responses_per_item,
+            "flags": list(allowed_flags(project.settings)),
+            "strength": len(task.responses) == 2,
+        },
+        "submit_url": f"/api/v1/assignments/{assignment.pk}/submit/",
+        "skip_url": f"/api/v1/assignments/{assignment.pk}/skip/",
+    }
+
+
+def submission_body(result: Submitted) -> dict:
+    annotation = result.annotation
+    body = {
+        "annotation": annotation.pk,
+        "assignment": annotation.assignment_id,
+        "created": result.created,
+        "feedback_url": feedback_url(annotation.assignment_id),
+    }
+    if result.practice is not None:
+        body["practice"] = result.practice
+    return body
+
+
+class ResponseShown(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+
+
+class ItemShown(serializers.Serializer):
+    id = serializers.IntegerField()
+    prompt = serializers.CharField(required=False, help_text="Plain-text items.")
+    messages = serializers.ListField(
+        child=serializers.DictField(), required=False,
+        help_text='Conversation items: [{"role", "content"}, ...].',
+    )
+    responses = ResponseShown(many=True, help_text="In this annotator's display order.")
+
+
+class ProjectShown(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    responses_per_item = serializers.IntegerField()
+    flags = serializers.ListField(child=serializers.CharField(),
+                                  help_text="Flags this project accepts.")
+    strength = serializers.BooleanField(help_text="Whether a strength (1..3) may be given.")
+
+
+class TaskSchema(serializers.Serializer):
+    assignment = serializers.IntegerField()
+    item = ItemShown()
+    lease_expires_at = serializers.DateTimeField()
+    reason = serializers.CharField(help_text="Why this task was chosen.")
+    is_practice = serializers.BooleanField(
+        help_text="Practice item: the answer to submit comes back with the correct ranking."
+    )
+    guideline_version = serializers.IntegerField(allow_null=True)
+    project = ProjectShown()
+    submit_url = serializers.CharField()
+    skip_url = serializers.CharField()
+
+
+class SubmitSchema(serializers.Serializer):
+    ranking = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        help_text="Tiers of response ids, best first; ids in one tier are tied; every "
+        "response exactly once.",
+    )
+    strength = serializers.IntegerField(required=False, min_value=1, max_value=3,
+                                        help_text="Only for items with two responses.")
+    flags = serializers.ListField(child=serializers.CharField(), required=False)
+    rationale = serializers.CharField(required=False, allow_blank=True)
+    duration_ms = serializers.IntegerField(required=False, min_value=0)
+
+
+class PracticeFeedbackSchema(serializers.Serializer):
+    correct = serializers.BooleanField()
+    gold_ranking = serializers.ListField(child=serializers.ListField(
+        child=serializers.IntegerField()))
+    answered = serializers.IntegerField(help_text="Practice answers counted (the most recent).")
+    answered_correctly = serializers.IntegerField()
+    required = serializers.IntegerField()
+    min_accuracy = serializers.FloatField()
+    accuracy = serializers.FloatField(allow_null=True)
+    qualified = serializers.BooleanField()
+
+
+class SubmittedSchema(serializers.Serializer):
+    annotation = serializers.IntegerField()
+    assignment = serializers.IntegerField()
+    created = serializers.BooleanField(help_text="False when this repeated a submission.")
+    feedback_url = serializers.CharField(
+        help_text="How the project's reward model scores this item's responses.")
+    practice = PracticeFeedbackSchema(required=False)
+
+
+class SkipSchema(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True)
+
+
+class SkippedSchema(serializers.Serializer):
+    assignment = serializers.IntegerField()
+    status = serializers.CharField()

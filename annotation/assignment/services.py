@@ -1,0 +1,592 @@
+"""The assignment engine: who ranks which item next, leases, submissions and skips.
+
+Who may annotate
+    Every member of the project, whatever the role: managers and reviewers often rank a few
+    items themselves to calibrate. Staff users who are not members get a 403 that asks them
+    to join; non-members get 404 (the project's existence is not leaked). A paused member
+    gets no new task (403, ``code: membership_paused``) but may still submit or skip the task
+    in hand, so the item's slot is not held until the lease runs out. When the project has a
+    guideline, a member who has not acknowledged its current version gets 403
+    (``code: guideline_not_acknowledged``, with the version and the URL to acknowledge); a
+    new version asks again.
+
+What comes next (``next_task``), in this order
+    1. The annotator's live lease, if they hold one: asking again returns the same task.
+    2. Practice, when ``settings["qualification"] = {"required": N, "min_accuracy": p}`` is
+       set and the member has not qualified: gold items, marked ``is_practice``, each
+       answered with the correct ranking at submit. The member qualifies once their most
+       recent N practice answers are at least a share p exactly right (every tier equal);
+       ``Membership.qualified_at`` records it and real tasks open. A member who falls short
+       keeps practising on further gold items; with none left they get 403
+       (``code: not_qualified``) until a manager steps in. Gold items seen in practice are
+       never served again to that member, so their later gold accuracy is not inflated.
+    3. With probability ``gold_rate``, a hidden gold item the annotator never had (a
+       Bernoulli draw per task, so nobody can tell which task is the test). It is stored
+       like any label (source human); its reason, as the annotator sees it, is the one an
+       ordinary new item would carry, and nothing in any answer reveals the gold ranking.
+       Gold items are not limited by overlap. Without such an item the draw falls through.
+    4. The open queue: non-gold items with ``annotations_done + leases_live < overlap`` that
+       the annotator has not had, started items first (so they finish), then the reward
+       model's uncertainty when ``settings["active_learning"]`` is on, then age. See
+       ``selectors.queue_order``. Nothing left: ``None`` (the API's 204).
+    Every task carries ``reason``; its wording lives in ``reasons``.
+
+The claim
+    One short transaction: lock the member's membership row (so one person's concurrent
+    requests queue instead of leasing two items), reclaim this project's expired leases
+    found on the way, then ``SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1`` the first
+    candidate, bump its counters with a conditional UPDATE (``annotations_done +
+    leases_live < overlap``, so a stale queue state can never over-fill) and insert the
+    assignment. On SQLite, the embedded default, the transaction takes the write lock at
+    BEGIN (``transaction_mode: IMMEDIATE``), so claims queue and the same code is safe. The
+    unique (item, annotator) constraint makes a double assignment impossible; a collision
+    restarts the claim.
+
+Leases
+    A lease lasts ``project.lease_seconds``. Expired leases are reclaimed lazily by the next
+    claim in the project and every minute by the ``annotation.reclaim_expired_leases`` task:
+    status ``expired``, ``leases_live`` decremented. The item may come back to the same
+    annotator later if it still needs labels: their expired row is re-leased (the pair is
+    unique). A submit on a lease that ran out but was not reclaimed yet is accepted (its slot
+    is still reserved). After reclaim it is accepted only while the item has a free slot
+    (``annotations_done + leases_live < overlap``, checked in the same UPDATE that counts
+    it); otherwise 409 ``lease_expired`` and nothing is stored.
+
+Submissions
+    Validated by ``validation.check_submission`` (400 naming every problem). Only the lease
+    owner may submit: anyone else gets 404. The annotation records the guideline version
+    current at submit and ``duration_ms``. Submitting counts the label, releases the lease
+    and closes the assignment in one transaction. Repeating a submission returns the stored
+    annotation with 200 (the first answer is 201), never a second one; a repeat is a request
+    with the same ``Idempotency-Key`` or the same ranking, strength, flags and rationale
+    (``duration_ms`` is ignored, as a retry may measure again). A different body for a
+    submitted assignment is 409 ``already_submitted``; an ``Idempotency-Key`` used before for
+    another assignment is 409 ``idempotency_key_reused``; submitting a skipped assignment is
+    409 ``assignment_skipped``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Case, F, FloatField, PositiveSmallIntegerField, Value, When
+from django.db.models.lookups import GreaterThan, GreaterThanOrEqual
+from django.utils import timezone
+from rest_framework import exceptions, status
+
+from ..models import Annotation, Assignment, Item, Membership, Project
+from . import reasons, selectors
+from .validation import (
+    InvalidSubmission,
+    allowed_flags,
+    check_submission,
+    normalise,
+    qualification_rules,
+    qualification_status,
+    same_ranking,
+)
+
+Status = Assignment.Status
+QueueState = Item.QueueState
+CLAIM_ATTEMPTS = 5
+SKIP_REASON_MAX_CHARS = 2000
+
+
+class Refused(exceptions.PermissionDenied):
+    """403 with a machine-readable ``code`` and details for the client."""
+
+    def __init__(self, detail: str, *, code: str, **extra: Any):
+        super().__init__(detail)
+        self.extra = {"code": code, **extra}
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+    def __init__(self, detail: str, *, code: str, **extra: Any):
+        super().__init__(detail)
+        self.extra = {"code": code, **extra}
+
+
+class Busy(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The queue is busy; try again."
+
+
+@dataclass(frozen=True)
+class Task:
+    assignment: Assignment
+    item: Item
+    project: Project
+    responses: list[dict]  # {"id", "text"} in this annotator's display order
+    reason: str  # as shown to the annotator
+    guideline_version: int | None
+
+
+@dataclass(frozen=True)
+class Submitted:
+    annotation: Annotation
+    created: bool
+    practice: dict | None  # instant feedback, practice items only
+
+
+# --- counters -------------------------------------------------------------------------
+
+def _queue_state(overlap: int, delta: int = 0) -> Case:
+    """The item's queue state after its counters move by ``delta`` (same UPDATE)."""
+    filled = F("annotations_done") + F("leases_live")
+    if delta:
+        filled = filled + delta
+    return Case(
+        When(GreaterThanOrEqual(filled, overlap), then=Value(None)),
+        When(GreaterThan(filled, 0), then=Value(QueueState.STARTED)),
+        default=Value(QueueState.NEW),
+        output_field=PositiveSmallIntegerField(),
+    )
+
+
+def _counter_update(*, overlap: int, done: int = 0, live: int = 0) -> dict:
+    fields: dict[str, Any] = {"queue_state": _queue_state(overlap, done + live)}
+    if done:
+        fields["annotations_done"] = F("annotations_done") + done
+    if live:
+        fields["leases_live"] = F("leases_live") + live
+    return fields
+
+
+def _with_free_slot(queryset, overlap: int):
+    return queryset.alias(filled=F("annotations_done") + F("leases_live")).filter(
+        filled__lt=overlap
+    )
+
+
+def _sync_queue(project: Project) -> None:
+    """Recompute the queue once after someone changed the project's overlap."""
+    if project.queue_overlap == project.overlap:
+        return
+    Item.objects.filter(project_id=project.pk).update(queue_state=_queue_state(project.overlap))
+    Project.objects.filter(pk=project.pk).update(queue_overlap=project.overlap)
+    project.queue_overlap = project.overlap
+
+
+def _expire(assignments: Iterable[Assignment], overlap_of: dict[int, int]) -> int:
+    """Mark locked, still-leased assignments expired and give their slots back."""
+    assignments = list(assignments)
+    if not assignments:
+        return 0
+    Assignment.objects.filter(pk__in=[a.pk for a in assignments]).update(status=Status.EXPIRED)
+    per_item = Counter((a.project_id, a.item_id) for a in assignments)
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for (project_id, item_id), n in per_item.items():
+        groups[(overlap_of[project_id], n)].append(item_id)
+    for (overlap, n), item_ids in sorted(groups.items()):
+        # Sorted ids: concurrent reclaims lock shared items in the same order.
+        Item.objects.filter(pk__in=sorted(item_ids)).update(
+            **_counter_update(overlap=overlap, live=-n)
+        )
+    return len(assignments)
+
+
+def _retrying(claim):
+    """Run ``claim`` in a transaction, again when a race lost it: a unique-constraint
+    collision (the same annotator claiming twice at once) or a deadlock between reclaims."""
+    for attempt in range(CLAIM_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return claim()
+        except IntegrityError:
+            continue
+        except OperationalError as exc:
+            if attempt + 1 == CLAIM_ATTEMPTS or not _is_transient(exc):
+                raise
+    raise Busy()
+
+
+def _is_transient(exc: OperationalError) -> bool:
+    code = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+    return code in {"40P01", "40001"} or "locked" in str(exc)
+
+
+# --- next -----------------------------------------------------------------------------
+
+def _membership(*, project_id: int, user) -> Membership:
+    membership = (
+        selectors.membership_for_annotating(project_id=project_id, user=user)
+        .select_for_update(of=("self",))
+        .first()
+    )
+    if membership is not None:
+        return membership
+    if user.is_staff and Project.objects.filter(pk=project_id).exists():
+        raise Refused("Staff must join the project as a member to annotate in it.",
+                      code="not_a_member")
+    raise exceptions.NotFound("No such project.")
+
+
+def _check_may_annotate(membership: Membership) -> None:
+    project = membership.project
+    if membership.status == Membership.Status.PAUSED:
+        raise Refused(
+            "Your membership in this project is paused: you get no new tasks until a "
+            "manager resumes it.",
+            code="membership_paused",
+        )
+    version = membership.guideline_version
+    if version is not None and not membership.guideline_acknowledged:
+        raise Refused(
+            f"Read and acknowledge the project's guideline (version {version}) before "
+            "annotating.",
+            code="guideline_not_acknowledged",
+            guideline_version=version,
+            guideline_url=f"/api/v1/projects/{project.pk}/guidelines/",
+            acknowledge_url=f"/api/v1/projects/{project.pk}/guidelines/acknowledge/",
+        )
+
+
+def next_task(*, project_id: int, annotator, now: datetime | None = None,
+              rng: random.Random | None = None) -> Task | None:
+    """The annotator's next task in the project, leased to them; None when nothing is left."""
+    return _retrying(lambda: _next_task(
+        project_id=project_id, annotator=annotator, now=now or timezone.now(), rng=rng or random,
+    ))
+
+
+def _next_task(*, project_id: int, annotator, now: datetime, rng) -> Task | None:
+    membership = _membership(project_id=project_id, user=annotator)
+    _check_may_annotate(membership)
+    project = membership.project
+    _sync_queue(project)
+
+    mine: Assignment | None = None
+    expired: list[Assignment] = []
+    for lease in selectors.leases_to_settle(project=project, annotator=annotator, now=now) \
+            .select_for_update(skip_locked=True, of=("self",)):
+        if lease.lease_expires_at <= now:
+            expired.append(lease)
+        elif lease.annotator_id == annotator.pk and mine is None:
+            mine = lease
+    _expire(expired, {project.pk: project.overlap})
+    if mine is not None:
+        return _task(assignment=mine, item=mine.item, project=project,
+                     guideline_version=membership.guideline_version)
+
+    required, min_accuracy = qualification_rules(project.settings)
+    if required and membership.qualified_at is None:
+        return _practice_task(membership=membership, annotator=annotator, required=required,
+                              min_accuracy=min_accuracy, now=now, rng=rng)
+
+    if project.gold_rate > 0 and rng.random() < project.gold_rate:
+        item = selectors.gold_candidates(project=project, annotator=annotator).first()
+        if item is not None:
+            Item.objects.filter(pk=item.pk).update(**_counter_update(overlap=project.overlap,
+                                                                     live=1))
+            return _lease(membership=membership, item=item, reason=reasons.GOLD, now=now,
+                          rng=rng)
+
+    active_learning = selectors.uses_active_learning(project)
+    candidates = selectors.open_candidates(project=project, annotator=annotator) \
+        .select_for_update(skip_locked=True, of=("self",))
+    for _stale in range(CLAIM_ATTEMPTS):
+        item = candidates.first()
+        if item is None:
+            return None
+        taken = _with_free_slot(Item.objects.filter(pk=item.pk), project.overlap).update(
+            **_counter_update(overlap=project.overlap, live=1)
+        )
+        if taken:
+            reason = reasons.for_open_item(
+                labels=item.annotations_done, in_progress=item.leases_live,
+                overlap=project.overlap, active_learning=active_learning,
+                item_uncertainty=item.uncertainty,
+            )
+            return _lease(membership=membership, item=item, reason=reason, now=now, rng=rng)
+        # Its queue state was stale (set for another overlap and missed): correct it and
+        # look again. The locked row stays ours until commit, so the next look skips it.
+        Item.objects.filter(pk=item.pk).update(queue_state=_queue_state(project.overlap))
+    return None
+
+
+def _practice_task(*, membership: Membership, annotator, required: int, min_accuracy: float,
+                   now: datetime, rng) -> Task:
+    project = membership.project
+    item = selectors.gold_candidates(project=project, annotator=annotator).first()
+    if item is None:
+        raise Refused(
+            f"You have not passed this project's practice round ({min_accuracy:.0%} of "
+            f"{required} gold items exactly right) and no practice items are left; ask a "
+            "manager.",
+            code="not_qualified",
+        )
+    number = selectors.practice_served(project=project, annotator=annotator) + 1
+    Item.objects.filter(pk=item.pk).update(**_counter_update(overlap=project.overlap, live=1))
+    return _lease(membership=membership, item=item, reason=reasons.practice(number, required),
+                  now=now, rng=rng, is_practice=True)
+
+
+def _lease(*, membership: Membership, item: Item, reason: str, now: datetime, rng,
+           is_practice: bool = False) -> Task:
+    project = membership.project
+    texts = dict(selectors.response_texts(item_id=item.pk))
+    order = list(texts)
+    rng.shuffle(order)
+    fields = {
+        "status": Status.LEASED, "display_order": order, "reason": reason,
+        "is_practice": is_practice, "leased_at": now,
+        "lease_expires_at": now + timedelta(seconds=project.lease_seconds),
+        "finished_at": None, "skip_reason": "",
+    }
+    if item.expired_assignment_id is not None:
+        Assignment.objects.filter(pk=item.expired_assignment_id).update(**fields)
+        assignment = Assignment(pk=item.expired_assignment_id, project_id=project.pk,
+                                item_id=item.pk, annotator_id=membership.user_id, **fields)
+    else:
+        assignment = Assignment.objects.create(project_id=project.pk, item_id=item.pk,
+                                               annotator_id=membership.user_id, **fields)
+    return _task(assignment=assignment, item=item, project=project,
+                 guideline_version=membership.guideline_version, texts=texts)
+
+
+def _task(*, assignment: Assignment, item: Item, project: Project,
+          guideline_version: int | None, texts: dict[int, str] | None = None) -> Task:
+    if texts is None:
+        texts = dict(selectors.response_texts(item_id=item.pk))
+    shown = reasons.shown_to_annotator(
+        stored=assignment.reason, is_practice=assignment.is_practice,
+        active_learning=selectors.uses_active_learning(project),
+        item_uncertainty=item.uncertainty,
+    )
+    return Task(
+        assignment=assignment, item=item, project=project,
+        responses=[{"id": rid, "text": texts[rid]} for rid in assignment.display_order],
+        reason=shown, guideline_version=guideline_version,
+    )
+
+
+# --- submit ---------------------------------------------------------------------------
+
+def submit_annotation(*, assignment_id: int, annotator, ranking: Any, strength: Any = None,
+                      flags: Any = None, rationale: Any = None, duration_ms: Any = None,
+                      idempotency_key: str | None = None,
+                      now: datetime | None = None) -> Submitted:
+    """Store the annotator's ranking for their assignment; see the module docstring."""
+    body = {"ranking": ranking, "strength": strength, "flags": flags, "rationale": rationale,
+            "duration_ms": duration_ms}
+    try:
+        with transaction.atomic():
+            return _submit(assignment_id=assignment_id, annotator=annotator, body=body,
+                           idempotency_key=idempotency_key, now=now or timezone.now())
+    except IntegrityError:
+        # The assignment row lock serialises submissions of one assignment, so the only
+        # collision left is a key this annotator already used for another assignment.
+        raise Conflict(
+            "This Idempotency-Key was already used for another submission.",
+            code="idempotency_key_reused",
+        ) from None
+
+
+def _submit(*, assignment_id: int, annotator, body: dict, idempotency_key: str | None,
+            now: datetime) -> Submitted:
+    assignment = (
+        selectors.assignment_for_submit(assignment_id=assignment_id, annotator=annotator)
+        .select_for_update(of=("self",))
+        .first()
+    )
+    if assignment is None or not assignment.is_member:
+        raise exceptions.NotFound("No such assignment.")
+    project, item = assignment.project, assignment.item
+    if assignment.status == Status.SUBMITTED:
+        return _replay(assignment=assignment, annotator=annotator, body=body,
+                       idempotency_key=idempotency_key)
+    if assignment.status == Status.SKIPPED:
+        raise Conflict("This assignment was skipped; it cannot be submitted.",
+                       code="assignment_skipped")
+    try:
+        clean = check_submission(response_ids=assignment.display_order,
+                                 allowed_flags=allowed_flags(project.settings), **body)
+    except InvalidSubmission as exc:
+        raise _validation_error(exc.errors) from None
+
+    if assignment.status == Status.LEASED:
+        # The lease still holds its slot, even past its time: the label takes its place.
+        Item.objects.filter(pk=item.pk).update(
+            **_counter_update(overlap=project.overlap, done=1, live=-1)
+        )
+    else:
+        counted = Item.objects.filter(pk=item.pk)
+        if not item.is_gold:
+            counted = _with_free_slot(counted, project.overlap)
+        if not counted.update(**_counter_update(overlap=project.overlap, done=1)):
+            raise Conflict(
+                "Your lease on this item expired and it has since got all the labels it "
+                "needs; this submission was not stored.",
+                code="lease_expired",
+            )
+    Assignment.objects.filter(pk=assignment.pk).update(status=Status.SUBMITTED, finished_at=now)
+    annotation = Annotation.objects.create(
+        project_id=project.pk, item_id=item.pk, assignment_id=assignment.pk,
+        annotator=annotator, source=Annotation.Source.HUMAN, ranking=clean.ranking,
+        strength=clean.strength, flags=clean.flags, rationale=clean.rationale,
+        duration_ms=clean.duration_ms, guideline_version=assignment.guideline_version,
+        idempotency_key=idempotency_key or None,
+    )
+    practice = None
+    if assignment.is_practice:
+        practice = _practice_feedback(assignment=assignment, annotation=annotation,
+                                      annotator=annotator, now=now)
+    return Submitted(annotation=annotation, created=True, practice=practice)
+
+
+def _validation_error(errors: list[dict[str, str]]) -> exceptions.ValidationError:
+    detail: dict[str, list[str]] = {}
+    for error in errors:
+        detail.setdefault(error["field"], []).append(error["message"])
+    return exceptions.ValidationError(detail)
+
+
+def _same_body(annotation: Annotation, body: dict) -> bool:
+    ranking = body["ranking"]
+    if not isinstance(ranking, list) or not all(isinstance(tier, list) for tier in ranking):
+        return False
+    try:
+        if not same_ranking(ranking, annotation.ranking):
+            return False
+    except TypeError:
+        return False
+    flags = body["flags"] or []
+    return (
+        body["strength"] == annotation.strength
+        and isinstance(flags, list)
+        and list(dict.fromkeys(flags)) == list(annotation.flags)
+        and (body["rationale"] or "") == annotation.rationale
+    )
+
+
+def _replay(*, assignment: Assignment, annotator, body: dict,
+            idempotency_key: str | None) -> Submitted:
+    annotation = Annotation.objects.get(assignment_id=assignment.pk)
+    same_key = bool(idempotency_key) and idempotency_key == annotation.idempotency_key
+    if not same_key and not _same_body(annotation, body):
+        raise Conflict(
+            f"This assignment was already submitted (annotation {annotation.pk}); a "
+            "submission cannot be changed.",
+            code="already_submitted", annotation=annotation.pk,
+        )
+    practice = None
+    if assignment.is_practice:
+        practice = _practice_feedback(assignment=assignment, annotation=annotation,
+                                      annotator=annotator, now=None)
+    return Submitted(annotation=annotation, created=False, practice=practice)
+
+
+def _practice_feedback(*, assignment: Assignment, annotation: Annotation, annotator,
+                       now: datetime | None) -> dict:
+    project, item = assignment.project, assignment.item
+    required, min_accuracy = qualification_rules(project.settings)
+    answers = selectors.practice_answers(project=project, annotator=annotator,
+                                         limit=max(required, 1))
+    results = [same_ranking(given, gold) for given, gold in answers]
+    qualified, accuracy = qualification_status(correct=results, required=required,
+                                               min_accuracy=min_accuracy)
+    if qualified and now is not None:
+        Membership.objects.filter(
+            project_id=project.pk, user=annotator, qualified_at__isnull=True
+        ).update(qualified_at=now)
+    window = results[-required:] if required else []
+    return {
+        "correct": same_ranking(annotation.ranking, item.gold_ranking),
+        "gold_ranking": normalise(item.gold_ranking),
+        "answered": len(window),
+        "answered_correctly": sum(window),
+        "required": required,
+        "min_accuracy": min_accuracy,
+        "accuracy": accuracy,
+        "qualified": qualified,
+    }
+
+
+# --- skip -----------------------------------------------------------------------------
+
+def skip_assignment(*, assignment_id: int, annotator, reason: Any = "",
+                    now: datetime | None = None) -> Assignment:
+    """Give the task back: the item goes to someone else and never returns to this
+    annotator. Skipping twice is the same as once."""
+    if reason is None:
+        reason = ""
+    if not isinstance(reason, str):
+        raise exceptions.ValidationError({"reason": ["reason must be a string."]})
+    if len(reason) > SKIP_REASON_MAX_CHARS:
+        raise exceptions.ValidationError({"reason": [
+            f"reason is {len(reason)} characters; at most {SKIP_REASON_MAX_CHARS}."]})
+    now = now or timezone.now()
+    with transaction.atomic():
+        assignment = (
+            Assignment.objects.filter(pk=assignment_id, annotator=annotator)
+            .select_related("project")
+            .select_for_update(of=("self",))
+            .first()
+        )
+        if assignment is None or not Membership.objects.filter(
+            project_id=assignment.project_id, user=annotator
+        ).exists():
+            raise exceptions.NotFound("No such assignment.")
+        if assignment.status == Status.SKIPPED:
+            return assignment
+        if assignment.status == Status.SUBMITTED:
+            raise Conflict("This assignment was already submitted; it cannot be skipped.",
+                           code="already_submitted")
+        if assignment.status == Status.LEASED:
+            Item.objects.filter(pk=assignment.item_id).update(
+                **_counter_update(overlap=assignment.project.overlap, live=-1)
+            )
+        Assignment.objects.filter(pk=assignment.pk).update(
+            status=Status.SKIPPED, skip_reason=reason, finished_at=now
+        )
+        assignment.status, assignment.skip_reason, assignment.finished_at = (
+            Status.SKIPPED, reason, now)
+        return assignment
+
+
+# --- maintenance ----------------------------------------------------------------------
+
+def reclaim_expired_leases(*, now: datetime | None = None, project: Project | None = None,
+                           batch_size: int = 1000, max_batches: int = 100) -> int:
+    """Expire leases past their time (all projects, or one); returns how many."""
+    now = now or timezone.now()
+    total = 0
+    for _batch in range(max_batches):
+        with transaction.atomic():
+            batch = list(
+                selectors.expired_leases(now=now, project=project)
+                .select_related("project")
+                .only("id", "project_id", "item_id", "project__overlap")
+                .select_for_update(skip_locked=True, of=("self",))[:batch_size]
+            )
+            overlap_of = {a.project_id: a.project.overlap for a in batch}
+            total += _expire(batch, overlap_of)
+        if len(batch) < batch_size:
+            break
+    return total
+
+
+def record_uncertainty(*, project: Project, uncertainty: dict[int, float | None],
+                       batch_size: int = 1000) -> int:
+    """Set ``Item.uncertainty`` for some of the project's items (the reward model's smallest
+    score gap between two responses; None clears it). With ``settings["active_learning"]``
+    the queue serves the smallest first. Returns how many items were updated."""
+    updated = 0
+    ids = sorted(uncertainty)
+    for start in range(0, len(ids), batch_size):
+        chunk = ids[start:start + batch_size]
+        value = Case(*(When(pk=pk, then=Value(uncertainty[pk])) for pk in chunk),
+                     output_field=FloatField())
+        updated += Item.objects.filter(project_id=project.pk, pk__in=chunk).update(
+            uncertainty=value
+        )
+    return updated
