@@ -244,6 +244,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "worker-heartbeat": {"task": "rankwise.heartbeat", "schedule": 20.0},
+    "maybe-train-reward-models": {"task": "training.maybe_train_reward_models", "schedule": 60.0},
 }
 WORKER_HEARTBEAT_MAX_AGE = 90  # seconds; /healthz calls the worker down past this
 

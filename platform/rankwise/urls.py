@@ -14,4 +14,5 @@ urlpatterns = [
     path("api/v1/", include("annotation.api_urls")),
     path("api/v1/", include("training.api_urls")),
     path("", include("annotation.urls")),
+    path("", include("training.urls")),
 ]

@@ -1,0 +1,26 @@
+from django.contrib import admin
+
+from .models import RewardModelVersion, TrainingRun
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "kind", "status", "progress", "triggered_by", "created_at",
+                    "finished_at"]
+    list_filter = ["kind", "status", "triggered_by"]
+    raw_id_fields = ["project", "requested_by"]
+    readonly_fields = ["loss_curve", "metrics", "traceback", "celery_task_id", "data_until",
+                       "n_comparisons", "created_at", "updated_at", "started_at", "finished_at"]
+
+
+@admin.register(RewardModelVersion)
+class RewardModelVersionAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "version", "is_active", "accuracy", "created_at"]
+    list_filter = ["is_active"]
+    raw_id_fields = ["project", "training_run"]
+    readonly_fields = ["metrics", "config", "data_fingerprint", "eval_split", "artifact_path",
+                       "created_at", "activated_at"]
+
+    @admin.display(description="eval accuracy")
+    def accuracy(self, obj: RewardModelVersion):
+        return obj.metrics.get("accuracy")

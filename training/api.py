@@ -1,0 +1,189 @@
+"""REST views of the reward models: the registry, runs, scoring and "watch it learn".
+Thin: parse, check the role, call one service or selector, shape the answer."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.permissions import Role, project_for
+
+from . import selectors, services
+from .models import RewardModelVersion, TrainingRun
+
+# --- shapes -----------------------------------------------------------------------------
+
+
+class RewardModelSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True, help_text='"v<version>".')
+    training_run = serializers.PrimaryKeyRelatedField(read_only=True)
+    eval_items = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RewardModelVersion
+        fields = ["id", "version", "name", "is_active", "metrics", "config", "data_fingerprint",
+                  "eval_items", "training_run", "created_at", "activated_at"]
+
+    def get_eval_items(self, obj: RewardModelVersion) -> int:
+        return len(obj.eval_split.get("eval_items", []))
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    reward_model = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingRun
+        fields = ["id", "project", "kind", "status", "progress", "loss_curve", "metrics",
+                  "params", "outcome", "error", "traceback", "attempts", "triggered_by",
+                  "n_comparisons", "reward_model", "created_at", "started_at", "finished_at"]
+
+    def get_reward_model(self, obj: TrainingRun) -> dict | None:
+        version = getattr(obj, "reward_model", None)
+        if version is None:
+            return None
+        return {"id": version.pk, "version": version.version, "name": version.name,
+                "is_active": version.is_active}
+
+
+class TrainRequest(serializers.Serializer):
+    """Optional overrides of the project's ``settings["reward_model"]`` for one run."""
+
+    mode = serializers.ChoiceField(["head", "finetune"], required=False,
+                                   help_text="head: frozen encoder + scalar head (seconds); "
+                                   "finetune: the whole encoder.")
+    epochs = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    lr = serializers.FloatField(min_value=1e-8, max_value=1.0, required=False)
+    batch_size = serializers.IntegerField(min_value=1, max_value=4096, required=False)
+    eval_fraction = serializers.FloatField(min_value=0.05, max_value=0.5, required=False)
+    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+    force = serializers.BooleanField(required=False,
+                                     help_text="Activate even if not better than the active model.")
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["Unknown parameter."] for name in unknown})
+        return attrs
+
+
+class TrainStarted(serializers.Serializer):
+    id = serializers.IntegerField()
+    run = serializers.IntegerField(help_text="The training run's id (same as id).")
+    status = serializers.CharField()
+    url = serializers.CharField()
+
+
+class Message(serializers.Serializer):
+    role = serializers.ChoiceField(["system", "user", "assistant"])
+    content = serializers.CharField(max_length=100_000, allow_blank=True, trim_whitespace=False)
+
+
+class ScoreRequest(serializers.Serializer):
+    prompt = serializers.CharField(required=False, max_length=100_000, trim_whitespace=False)
+    messages = Message(many=True, required=False, allow_empty=False, max_length=500)
+    responses = serializers.ListField(
+        child=serializers.CharField(max_length=100_000, allow_blank=True, trim_whitespace=False),
+        min_length=1, max_length=64,
+    )
+
+    def validate(self, attrs):
+        if ("prompt" in attrs) == ("messages" in attrs):
+            raise serializers.ValidationError(
+                {"prompt": ["Give exactly one of prompt and messages."]})
+        return attrs
+
+
+class ScoreAnswer(serializers.Serializer):
+    model_version = serializers.CharField()
+    scores = serializers.ListField(child=serializers.FloatField())
+
+
+class FeedbackRow(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Response id.")
+    before = serializers.FloatField()
+    after = serializers.FloatField()
+
+
+class FeedbackAnswer(serializers.Serializer):
+    model_version = serializers.CharField(allow_null=True)
+    responses = FeedbackRow(many=True)
+
+
+def _body(request) -> dict:
+    data = request.data
+    if data in (None, "") or (hasattr(data, "keys") and not data):
+        return {}
+    if not isinstance(data, dict):
+        raise exceptions.ValidationError({"body": ["The body must be a JSON object."]})
+    return data
+
+
+# --- views --------------------------------------------------------------------------------
+
+
+class RewardModelListApi(generics.ListAPIView):
+    """The project's reward-model versions, newest first (reviewer or manager)."""
+
+    serializer_class = RewardModelSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RewardModelVersion.objects.none()
+        project = project_for(user=self.request.user, project_id=self.kwargs["pk"],
+                              at_least=Role.REVIEWER)
+        return selectors.reward_models_of(project=project).order_by("-version")
+
+
+class TrainApi(APIView):
+    @extend_schema(request=TrainRequest, responses={202: TrainStarted},
+                   description="Queue a reward-model run (manager). 409 while one is queued "
+                   "or running.")
+    def post(self, request, pk):
+        project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)
+        body = TrainRequest(data=_body(request))
+        body.is_valid(raise_exception=True)
+        run = services.request_training(project=project, actor=request.user,
+                                        params=body.validated_data)
+        return Response({"id": run.pk, "run": run.pk, "status": run.status,
+                         "url": f"/api/v1/training-runs/{run.pk}/"},
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class TrainingRunApi(generics.RetrieveAPIView):
+    """A run's status, progress 0..1, metrics and loss curve (reviewer or manager)."""
+
+    serializer_class = TrainingRunSerializer
+
+    def get_object(self):
+        run = get_object_or_404(TrainingRun.objects.select_related("reward_model"),
+                                pk=self.kwargs["pk"])
+        project_for(user=self.request.user, project_id=run.project_id, at_least=Role.REVIEWER)
+        return run
+
+
+class ScoreApi(APIView):
+    @extend_schema(request=ScoreRequest,
+                   responses={200: ScoreAnswer,
+                              409: OpenApiResponse(description="No active reward model.")},
+                   description="Score responses to a prompt with the project's active model.")
+    def post(self, request, pk):
+        project = project_for(user=request.user, project_id=pk, at_least=Role.ANNOTATOR)
+        body = ScoreRequest(data=_body(request))
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        prompt = selectors.prompt_text(prompt=data.get("prompt"), messages=data.get("messages"))
+        return Response(services.score_texts(project=project, prompt=prompt,
+                                             responses=data["responses"]))
+
+
+class FeedbackApi(APIView):
+    @extend_schema(responses={200: FeedbackAnswer},
+                   description="The active model's scores of this assignment's responses "
+                   "before and after one learning step on your submitted ranking (a copy of "
+                   "the model; nothing is saved). Only the annotator, after submitting.")
+    def get(self, request, pk):
+        return Response(services.feedback_for(assignment_id=pk, user=request.user))

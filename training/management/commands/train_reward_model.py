@@ -1,0 +1,113 @@
+"""``manage.py train_reward_model PROJECT [--mode head|finetune] [--epochs N] [--cv K] [--force]``.
+
+Without ``--cv``: one run, in this process, recorded and published like any other (the
+new version is activated only if it is not worse than the active one, or with --force).
+With ``--cv K``: K-fold cross-validation by item on the project's comparisons, printing
+each fold's accuracy, the mean and the time taken; nothing is published.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from rest_framework.exceptions import APIException
+from tqdm import tqdm
+
+from annotation.models import Project
+from training import selectors, services
+from training.models import TrainingRun
+
+
+class Command(BaseCommand):
+    help = "Train a reward model on a project's rankings, or cross-validate one (--cv K)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("project", help="Project id or name.")
+        parser.add_argument("--mode", choices=["head", "finetune"], default=None,
+                            help="head: frozen encoder + scalar head; finetune: whole encoder.")
+        parser.add_argument("--epochs", type=int, default=None)
+        parser.add_argument("--lr", type=float, default=None)
+        parser.add_argument("--batch-size", type=int, default=None)
+        parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument("--cv", type=int, default=None, metavar="K",
+                            help="Cross-validate with K folds by item instead of training.")
+        parser.add_argument("--force", action="store_true",
+                            help="Activate the new model even if it is not better.")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+
+    def handle(self, *args, project: str, cv: int | None, force: bool, no_progress: bool,
+               **options):
+        target = self._project(project)
+        params = {key: options[key] for key in ("mode", "epochs", "lr", "batch_size", "seed")
+                  if options.get(key) is not None}
+        if cv is not None:
+            if cv < 2:
+                raise CommandError("--cv needs at least 2 folds.")
+            return self._cross_validate(target, params=params, folds=cv)
+        if force:
+            params["force"] = True
+        try:
+            run = services.request_training(project=target, params=params,
+                                            triggered_by=TrainingRun.Trigger.CLI, dispatch=False)
+        except APIException as exc:
+            raise CommandError(str(exc.detail)) from None
+        bar = tqdm(total=100, unit="%", desc=f"run {run.pk}", disable=no_progress,
+                   file=self.stderr._out, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}% {postfix}")
+
+        def progress(fraction, loss):
+            bar.n = round(100 * fraction, 1)
+            if loss is not None:
+                bar.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
+            bar.refresh()
+
+        started = time.perf_counter()
+        run = services.execute_run(run_id=run.pk, on_progress=progress)
+        bar.close()
+        seconds = time.perf_counter() - started
+        version = getattr(run, "reward_model", None)
+        self.stdout.write(json.dumps({
+            "run": run.pk, "status": run.status, "seconds": round(seconds, 1),
+            "version": version.version if version else None,
+            "active": bool(version and version.is_active), "metrics": run.metrics,
+            "outcome": run.outcome, "error": run.error or None,
+        }))
+        if run.status != TrainingRun.Status.SUCCEEDED:
+            raise CommandError(f"Run {run.pk} failed: {run.error}")
+        self.stdout.write(self.style.SUCCESS(f"Run {run.pk}: {run.outcome}"))
+
+    def _cross_validate(self, project: Project, *, params: dict, folds: int) -> None:
+        trainer = services._trainer()
+        started = time.perf_counter()
+        data = selectors.comparisons_for(project=project)
+        if len(data.comparisons) < folds:
+            raise CommandError(f"{len(data.comparisons)} comparisons cannot make {folds} folds.")
+        config = services.train_config(project=project, params=params)
+        self.stderr.write(f"{len(data.comparisons)} comparisons from "
+                          f"{data.fingerprint['n_annotations']} annotations; {folds}-fold "
+                          f"cross-validation by item ({config.mode if hasattr(config, 'mode') else ''})")
+        result = trainer.cross_validate([c.to_trainer() for c in data.comparisons],
+                                        config=config, folds=folds)
+        seconds = time.perf_counter() - started
+        accuracies = [float(fold["accuracy"]) for fold in result["folds"]]
+        for number, accuracy in enumerate(accuracies, start=1):
+            self.stdout.write(f"fold {number}: accuracy {accuracy:.4f}")
+        mean = sum(accuracies) / len(accuracies)
+        self.stdout.write(f"mean {folds}-fold accuracy: {mean:.4f}")
+        self.stdout.write(f"time: {seconds:.1f} s")
+        self.stdout.write(json.dumps({"folds": folds, "accuracy": accuracies, "mean_accuracy": mean,
+                                      "n_comparisons": len(data.comparisons),
+                                      "seconds": round(seconds, 1)}))
+
+    def _project(self, ref: str) -> Project:
+        if ref.isdigit():
+            found = Project.objects.filter(pk=int(ref)).first()
+            if found:
+                return found
+        matches = list(Project.objects.filter(name=ref)[:2])
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise CommandError(f"Several projects are named {ref!r}; give the id.")
+        raise CommandError(f"No project with id or name {ref!r}.")
