@@ -13,7 +13,9 @@ OLDEST = "oldest open item"
 
 
 def practice(number: int, required: int) -> str:
-    return f"practice: gold item {number} of {required}"
+    if number <= required:
+        return f"practice: gold item {number} of {required}"
+    return f"practice: extra gold item {number} (your last {required} answers count)"
 
 
 def started(*, labels: int, overlap: int, in_progress: int) -> str:

@@ -17,15 +17,16 @@ def add_items(project: Project, n: int, *, k: int | None = None, gold: bool = Fa
     (response 0 best), one per tier."""
     k = k or project.responses_per_item
     kind = "gold" if gold else "item"
+    # Prompts and texts do not say which items are gold: the privacy tests grep answers.
     items = Item.objects.bulk_create([
-        Item(project=project, prompt=f"{kind} prompt {start + i}",
+        Item(project=project, prompt=f"prompt {start + i}",
              content_hash=f"{kind}-{project.pk}-{start + i}", is_gold=gold,
              gold_ranking=[] if gold else None,
              uncertainty=uncertainty[i] if uncertainty else None)
         for i in range(n)
     ])
     responses = Response.objects.bulk_create([
-        Response(item=item, position=p, text=f"{kind} {start + i} response {p}")
+        Response(item=item, position=p, text=f"answer {p} to prompt {start + i}")
         for i, item in enumerate(items) for p in range(k)
     ])
     if gold:
