@@ -1,1 +1,13 @@
 """Background tasks of imports."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="annotation.import_items_file")
+def import_items_file(job_id: str) -> None:
+    """Import an upload stored by ``jobs.submit``; the outcome goes to the job record."""
+    from . import jobs
+
+    jobs.run(job_id)

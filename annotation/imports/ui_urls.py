@@ -1,1 +1,7 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("projects/<int:pk>/import/", views.import_items, name="import-items"),
+]
