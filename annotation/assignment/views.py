@@ -17,8 +17,7 @@ from annotation import selectors
 from annotation.models import Project
 from annotation.permissions import Role, has_role
 
-# What an annotator may tick when a project's settings name no flags of their own.
-DEFAULT_FLAGS = ["harmful", "factually_wrong", "refusal", "unsure", "other"]
+from .validation import allowed_flags
 
 
 @login_required
@@ -33,12 +32,11 @@ def annotate(request, pk):
     # before being sent to read the guidelines.
     if not selectors.has_acknowledged_current(project=project, user=request.user):
         return redirect(back_here)
-    project_settings = project.settings if isinstance(project.settings, dict) else {}
-    flags = project_settings.get("flags") or DEFAULT_FLAGS
+    flags = allowed_flags(project.settings)
     config = {
         "projectId": project.pk,
         "k": project.responses_per_item,
-        "flags": [str(flag) for flag in flags],
+        "flags": list(flags),
         "csrfCookie": settings.CSRF_COOKIE_NAME,
         "urls": {
             "next": f"/api/v1/projects/{project.pk}/next/",

@@ -59,7 +59,8 @@ def new_page(browser, request):
 
 @pytest.fixture
 def shot(request):
-    """Saves a full-page screenshot named after the test and the step."""
+    """Saves a screenshot of what the viewport shows, named after the test and the step.
+    (Full-page captures would paint the sticky ranking tray over the middle of the page.)"""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     prefix = re.sub(r"[^\w.-]+", "_", request.node.name)
     counter = {"n": 0}
@@ -67,7 +68,7 @@ def shot(request):
     def take(page, step: str) -> Path:
         counter["n"] += 1
         path = ARTIFACTS / f"{prefix}-{counter['n']:02d}-{step}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path))
         return path
 
     return take

@@ -14,7 +14,7 @@
     task: $("task"), loading: $("loading"), empty: $("empty"), blocked: $("blocked"),
     blockedDetail: $("blocked-detail"), emptySummary: $("empty-summary"),
     notice: $("notice"), error: $("error"), feedback: $("feedback"),
-    progress: $("progress"), lease: $("lease"), conversation: $("conversation"),
+    progress: $("progress"), announce: $("announce"), lease: $("lease"), conversation: $("conversation"),
     reason: $("task-reason"), practice: $("practice-banner"), pool: $("pool"),
     tiers: $("tiers"), tieHint: $("tie-hint"), strength: $("strength"), flags: $("flags"),
     rationale: $("rationale"), undo: $("undo"), tie: $("tie"), skip: $("skip"),
@@ -238,7 +238,8 @@
 
   // ---------------------------------------------------------------- loading a task
 
-  async function loadNext() {
+  async function loadNext({ keepError = false, resume = null } = {}) {
+    if (!keepError) clearError();
     stopLease();
     state.task = null;
     setView("loading");
@@ -251,7 +252,7 @@
       return;
     }
     if (res.status === 200 && res.data && res.data.item) {
-      showTask(res.data, res.serverNow);
+      showTask(res.data, res.serverNow, resume);
     } else if (res.status === 204) {
       const { labels, skips } = state.progress;
       el.emptySummary.textContent = labels || skips
@@ -268,6 +269,16 @@
   /* A 403 either means "read the (new) guidelines first" — then go there and come back — or
    * something only a manager can lift (paused, must qualify), which is shown as it is. */
   async function handleForbidden(res) {
+    const code = res.data && res.data.code;
+    if (code === "guideline_not_acknowledged") {
+      window.location.assign(config.urls.guidelines);
+      return;
+    }
+    if (code) {
+      setView("blocked");
+      el.blockedDetail.textContent = res.data.detail || "You may not annotate in this project right now.";
+      return;
+    }
     try {
       const guideline = await api("GET", config.urls.guidelinesApi);
       if (guideline.status === 200 && guideline.data && guideline.data.acknowledged === false) {
@@ -279,7 +290,18 @@
     el.blockedDetail.textContent = (res.data && res.data.detail) || "You may not annotate in this project right now.";
   }
 
-  function showTask(data, serverNow) {
+  /* What the annotator had done on a task, to give it back if the same item returns. */
+  function workInHand() {
+    return {
+      itemId: state.task.itemId,
+      responseIds: state.task.responses.map((r) => r.id).sort((a, b) => a - b),
+      tiers: state.tiers, history: state.history, clock: state.clock,
+      strength: chosenStrength(), rationale: el.rationale.value,
+      flags: Array.from(el.flags.querySelectorAll("input:checked"), (input) => input.value),
+    };
+  }
+
+  function showTask(data, serverNow, resume) {
     const responses = (data.item.responses || []).map((r, i) => ({ id: r.id, text: r.text, num: i + 1 }));
     state.task = {
       assignment: data.assignment,
@@ -310,9 +332,26 @@
     for (const input of el.flags.querySelectorAll("input")) input.checked = false;
     el.rationale.value = "";
 
+    const ids = responses.map((r) => r.id).sort((a, b) => a - b);
+    const same = resume && resume.itemId === data.item.id &&
+      JSON.stringify(resume.responseIds) === JSON.stringify(ids);
+    if (same) {
+      state.tiers = resume.tiers;
+      state.history = resume.history;
+      if (resume.strength) setStrength(resume.strength);
+      for (const input of el.flags.querySelectorAll("input")) input.checked = resume.flags.includes(input.value);
+      el.rationale.value = resume.rationale;
+    }
+    if (resume) {
+      showNotice(same
+        ? "Time ran out on this task, but nobody else had taken it: it is yours again with a fresh timer. Your ranking so far is kept; the responses may be in a new order."
+        : "Time ran out on that task, so it went back to the queue. Here is the next one.");
+    }
+
     setView("task");
     render();
-    startClock();
+    if (same) state.clock = resume.clock;
+    else startClock();
     startLease(data.lease_expires_at, serverNow);
     el.taskTitle.textContent = `Task: item ${data.item.id}`;
     window.scrollTo({ top: 0 });
@@ -361,6 +400,14 @@
     state.tiers = after;
     clearError();
     render();
+    announceRanking();
+  }
+
+  /* Screen readers hear the whole ranking after each change, as sighted users see it. */
+  function announceRanking() {
+    const parts = state.tiers.map((tier, i) => `${ordinal(i + 1)}: ${tier.map((id) => `response ${responseById(id).num}`).join(" and ")}`);
+    const left = state.task.responses.length - state.tiers.reduce((n, t) => n + t.length, 0);
+    el.announce.textContent = `${parts.join("; ") || "Nothing ranked"}. ${left ? `${left} left.` : "All ranked."}`;
   }
 
   const without = (tiers, id) => tiers.map((t) => t.filter((x) => x !== id));
@@ -407,6 +454,7 @@
     state.tiers = state.history.pop();
     setTieNext(false);
     render();
+    announceRanking();
   }
 
   function setTieNext(on) {
@@ -466,13 +514,13 @@
   }
 
   function gapSlot(index, isNext) {
-    const label = isNext
-      ? (isComplete() ? "All ranked: press Enter to submit" : `Drop here for ${ordinal(index + 1)} place, or press a number`)
-      : "";
+    const label = !isNext ? [] : isComplete()
+      ? ["All ranked", make("span", { class: "kbd-hint" }, ": press Enter to submit")]
+      : [`Drop here for ${ordinal(index + 1)} place`, make("span", { class: "kbd-hint" }, ", or press a number")];
     return make("li", {
-      class: isNext ? "gap next-slot" : "gap", "aria-hidden": isNext ? null : "true",
+      class: isNext ? `gap next-slot${isComplete() ? " complete" : ""}` : "gap", "aria-hidden": isNext ? null : "true",
       dataset: { drop: "gap", index: String(index) },
-    }, label);
+    }, ...label);
   }
 
   function chip(id) {
@@ -622,8 +670,9 @@
     }
     if (left <= 0 && !state.busy) {
       stopLease();
-      showNotice("Time ran out on that task, so it went back to the queue. Here is the next one.");
-      loadNext();
+      const resume = workInHand();
+      showNotice("Time ran out on this task.");
+      loadNext({ resume });
     }
   }
 
@@ -675,9 +724,17 @@
       return;
     }
     render();
-    if (!res) showError("Your ranking could not be sent (network problem). It is kept: press Enter to try again.");
-    else if (res.status === 403) await handleForbidden(res);
-    else showApiError(res);
+    if (!res) {
+      showError("Your ranking could not be sent (network problem). It is kept: press Enter to try again.");
+    } else if (res.status === 403) {
+      await handleForbidden(res);
+    } else if (res.status === 409 || res.status === 404) {
+      // The task is gone (lease lost, skipped or answered elsewhere): say so and move on.
+      showApiError(res);
+      loadNext({ keepError: true });
+    } else {
+      showApiError(res);
+    }
   }
 
   function openSkip() {
@@ -729,7 +786,8 @@
 
   el.submit.addEventListener("click", submit);
   el.skip.addEventListener("click", openSkip);
-  $("check-again").addEventListener("click", loadNext);
+  $("check-again").addEventListener("click", () => loadNext());
+  $("try-again").addEventListener("click", () => loadNext());
   $("show-shortcuts").addEventListener("click", () => el.shortcuts.showModal());
 
   // ---------------------------------------------------------------- feedback ("watch it learn")
@@ -747,10 +805,20 @@
         }, "×")),
       make("p", { class: "ranking-line" }, "You ranked: ", rankingText(task, ranking)),
     );
-    if (task.isPractice && Array.isArray(result.correct_ranking)) {
-      panel.append(make("p", { class: result.correct ? "verdict ok" : "verdict wrong" },
-        result.correct ? "✓ Correct: that matches the expected ranking." : "✗ Not quite. Expected: ",
-        result.correct ? null : rankingText(task, result.correct_ranking)));
+    const practice = result.practice || {};
+    const expected = practice.gold_ranking || result.correct_ranking;
+    const correct = practice.correct !== undefined ? practice.correct : result.correct;
+    panel.classList.toggle("wrong", Boolean(task.isPractice && Array.isArray(expected) && !correct));
+    if (task.isPractice && Array.isArray(expected)) {
+      panel.append(make("p", { class: correct ? "verdict ok" : "verdict wrong" },
+        correct ? "✓ Correct: that matches the expected ranking." : "✗ Not quite. Expected: ",
+        correct ? null : rankingText(task, expected)));
+      if (practice.required) {
+        panel.append(make("p", { class: "muted practice-score" }, practice.qualified
+          ? "Practice passed: real tasks are open to you now."
+          : `Practice: ${practice.answered_correctly} of ${practice.answered} right so far; ` +
+            `you need ${Math.round(100 * practice.min_accuracy)}% of your last ${practice.required}.`));
+      }
     }
     panel.append(body);
     panel.hidden = false;
@@ -812,6 +880,9 @@
       make("span", { class: `score-delta ${delta > 0.005 ? "up" : delta < -0.005 ? "down" : ""}` },
         `${before.toFixed(2)} → ${after.toFixed(2)} ${arrow}`)));
     }));
+    if (!rows.length) {
+      return make("p", { class: "muted" }, `Reward model ${data.model_version} has no scores for these responses yet.`);
+    }
     return make("div", null,
       make("p", { class: "muted small" }, `Reward model ${data.model_version}: score before → after learning from labels like yours.`),
       make("ol", { class: "score-chart" }, ...rows),
