@@ -125,6 +125,13 @@ def test_rank_by_mouse_and_keyboard_skip_and_run_out(live_server, new_page, log_
     # Item 2: keyboard only. 2, T, 3 ties #2 and #3 for first; 1 comes last.
     second = current_assignment(page)
     ids2 = shown_ids(page)
+    page.keyboard.press("?")
+    page.wait_for_selector("#shortcuts-dialog[open]")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#shortcuts-dialog", state="hidden")
+    page.keyboard.press("1")
+    page.keyboard.press("Backspace")  # undone: nothing ranked
+    assert page.locator(".tier").count() == 0
     for key in ["2", "t", "3"]:
         page.keyboard.press(key)
     page.focus("#rationale")
@@ -314,3 +321,23 @@ def test_practice_shows_the_expected_ranking_until_the_annotator_qualifies(
     assert not page.is_visible("#practice-banner"), "real tasks now"
     assert "Question 0" in page.inner_text("#conversation")
     assert Membership.objects.get(project=project, user=annotator).qualified_at is not None
+
+
+def test_the_apis_refusal_is_shown_and_the_page_moves_on(live_server, new_page, log_in, make_user):
+    from annotation.assignment import services as engine
+
+    project, _manager, annotator, _items = make_project(
+        make_user, k=2, n_items=2, guideline=None, name="Refusals")
+    page = new_page()
+    log_in(page, annotator.username)
+    page.goto(f"{live_server.url}/projects/{project.pk}/annotate/")
+    page.wait_for_selector(TASK)
+    first = current_assignment(page)
+    # The same annotator skips the task from another tab meanwhile.
+    engine.skip_assignment(assignment_id=first, annotator=annotator, reason="other tab")
+    page.keyboard.press("1")
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    wait_for_next_task(page, first)
+    assert "was skipped" in page.inner_text("#error")
+    assert not Annotation.objects.filter(assignment_id=first).exists()
