@@ -161,7 +161,7 @@ def main() -> None:
     from annotation.imports import services
     from annotation.models import Annotation, AuditLog, Item, Project, Response
 
-    call_command("migrate", "annotation", interactive=False, verbosity=0)
+    call_command("migrate", interactive=False, verbosity=0)
     user, _ = get_user_model().objects.get_or_create(username="bench")
     project = project_services.create_project(actor=user, name=f"bench-{time.time():.0f}",
                                               responses_per_item=2)

@@ -33,7 +33,8 @@ from .formats import ItemRecord, LineError
 FORMATS = tuple(formats.PARSERS)
 LABELS = ("imported", "none")
 PROGRESS_EVERY = 1000
-HASH_QUERY_CHUNK = 5000
+HASH_QUERY_CHUNK = 5000  # SQLite allows 32766 parameters per statement
+HASH_QUERY_CHUNK_PG = 50_000
 ORM_BATCH = 1000
 
 
@@ -252,7 +253,21 @@ def write_items(*, actor, project: Project, parsed: ParsedImport, format: str,
 
 
 def _existing_hashes(*, project: Project, hashes: list[str]) -> set[str]:
+    if not hashes or not Item.objects.filter(project=project).exists():
+        return set()
     found: set[str] = set()
+    if connection.vendor == "postgresql":
+        # One array parameter per query: planning a query with thousands of IN parameters
+        # costs more than running it.
+        with connection.cursor() as cursor:
+            for start in range(0, len(hashes), HASH_QUERY_CHUNK_PG):
+                cursor.execute(
+                    f"SELECT content_hash FROM {Item._meta.db_table} "
+                    "WHERE project_id = %s AND content_hash = ANY(%s)",
+                    [project.pk, hashes[start:start + HASH_QUERY_CHUNK_PG]],
+                )
+                found.update(row[0] for row in cursor.fetchall())
+        return found
     for start in range(0, len(hashes), HASH_QUERY_CHUNK):
         chunk = hashes[start:start + HASH_QUERY_CHUNK]
         found.update(
@@ -344,17 +359,31 @@ def _copy_items(*, project: Project, records: list[tuple[str, ItemRecord]],
     now = timezone.now()
     dumps = json.dumps
     item_ids = _next_ids(Item, len(records))
-    response_ids = _next_ids(Response, sum(len(record.responses) for _, record in records))
+    # Response ids are drawn ahead only when a gold ranking or a label must name them;
+    # otherwise the table's own default numbers them during the COPY.
+    name_responses = any(record.gold is not None or (store_labels and record.preference)
+                         for _, record in records)
+    n_responses = sum(len(record.responses) for _, record in records)
+    response_ids = _next_ids(Response, n_responses) if name_responses else []
     item_rows, response_rows, annotation_rows = [], [], []
     n_gold = 0
     offset = 0
+    ids: list[int] = []
     for item_id, (content_hash, record) in zip(item_ids, records, strict=True):
-        ids = response_ids[offset:offset + len(record.responses)]
-        offset += len(record.responses)
-        for position, (response_id, response) in enumerate(zip(ids, record.responses,
-                                                               strict=True)):
-            response_rows.append((response_id, item_id, position, response.text,
-                                  response.model, response.external_id))
+        if name_responses:
+            ids = response_ids[offset:offset + len(record.responses)]
+            offset += len(record.responses)
+            response_rows.extend(
+                (response_id, item_id, position, response.text, response.model,
+                 response.external_id)
+                for position, (response_id, response)
+                in enumerate(zip(ids, record.responses, strict=True))
+            )
+        else:
+            response_rows.extend(
+                (item_id, position, response.text, response.model, response.external_id)
+                for position, response in enumerate(record.responses)
+            )
         labelled = store_labels and bool(record.preference)
         if labelled:
             annotation_rows.append((project.pk, item_id, Annotation.Source.IMPORT.value,
@@ -368,12 +397,13 @@ def _copy_items(*, project: Project, records: list[tuple[str, ItemRecord]],
             dumps(record.messages) if record.messages is not None else None,
             content_hash, dumps(record.meta), gold is not None, gold, int(labelled), now,
         ))
+    response_fields = ["item", "position", "text", "model", "external_id"]
     with connection.cursor() as cursor:
         _copy_rows(cursor, Item, ["id", "project", "prompt", "messages", "content_hash", "meta",
                                   "is_gold", "gold_ranking", "imported_labels", "created_at"],
                    item_rows, now)
-        _copy_rows(cursor, Response, ["id", "item", "position", "text", "model", "external_id"],
-                   response_rows, now)
+        _copy_rows(cursor, Response, ["id", *response_fields] if name_responses
+                   else response_fields, response_rows, now)
         _copy_rows(cursor, Annotation, ["project", "item", "source", "ranking", "created_at"],
                    annotation_rows, now)
     return len(annotation_rows), n_gold

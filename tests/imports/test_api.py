@@ -340,6 +340,23 @@ def test_one_corrupted_line_stores_nothing(project_with_roles, post_import):
                                        data__lines=21).exists()
 
 
+def test_content_added_behind_the_imports_back_is_a_409_not_a_500(project_with_roles,
+                                                                  post_import, monkeypatch):
+    # Imports into one project queue on its row lock; only a writer that skips that lock can
+    # add the same content between the duplicate check and the insert. Simulate one by
+    # making the check miss an item that is already there.
+    from annotation.imports import services
+
+    project, _ = project_with_roles
+    assert post_import(project, jsonl(HH), format="hh-rlhf").status_code == 201
+    before = counts(project)
+    monkeypatch.setattr(services, "_existing_hashes", lambda **kwargs: set())
+    response = post_import(project, jsonl(HH), format="hh-rlhf")
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("Items with the same content were added")
+    assert counts(project) == before
+
+
 # --- the published HH-RLHF harmless-base test split ------------------------------------
 
 def independent_hash(chosen: str, rejected: str) -> str:
