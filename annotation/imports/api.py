@@ -12,10 +12,11 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import exceptions, serializers, status
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from rankwise.api import IgnoreFormatParameter
 
 from ..permissions import Role, project_for
 from . import jobs, services
@@ -26,17 +27,6 @@ RAW_MEDIA_TYPES = {
     "application/x-ndjson", "application/jsonl", "application/json", "text/plain",
     "application/gzip", "application/x-gzip", "application/octet-stream",
 }
-
-
-class IgnoreFormatParameter(DefaultContentNegotiation):
-    """JSON answers whatever ``?format=`` says: here it names the import format.
-
-    DRF would otherwise read ``format`` as a renderer override and answer 404.
-    """
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        renderer = renderers[0]
-        return renderer, renderer.media_type
 
 
 # "async" is a Python keyword, so this serializer is built from a dict of its fields.

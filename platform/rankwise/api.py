@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import exceptions, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -16,6 +17,18 @@ from rest_framework.views import exception_handler as drf_exception_handler
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+
+class IgnoreFormatParameter(DefaultContentNegotiation):
+    """Answer with the first renderer whatever ``?format=`` says.
+
+    In imports and exports ``format`` names a data format (``trl``, ``hh-rlhf``...); DRF
+    would otherwise read it as a renderer override and answer 404.
+    """
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        renderer = renderers[0]
+        return renderer, renderer.media_type
 
 
 class LineErrors(exceptions.APIException):

@@ -184,8 +184,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "rankwise.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    # `?format=` names a data format in this API (imports, exports), never a renderer.
-    "URL_FORMAT_OVERRIDE": None,
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
