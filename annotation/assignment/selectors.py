@@ -14,19 +14,16 @@ can use, so its cost does not grow with the number of items in the project:
 from __future__ import annotations
 
 from django.db.models import (
-    Case,
     Exists,
     F,
     IntegerField,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Value,
-    When,
 )
 
-from ..models import Acknowledgement, Assignment, Guideline, Item, Membership, Project, Response
+from ..models import Annotation, Assignment, Item, Project
 
 Status = Assignment.Status
 ITEM_FIELDS = ("id", "project_id", "prompt", "messages", "is_gold", "annotations_done",
@@ -44,48 +41,13 @@ def queue_order(*, project: Project) -> list:
 
     This is the hook for active learning: the training app writes ``Item.uncertainty``
     (e.g. with ``annotation.assignment.services.record_uncertainty``) and the queue follows
-    on the next claim. Each order here has its own partial index; a new order needs one too.
+    on the next claim. Each order here has its own partial index; a new order needs one too,
+    and the same order in ``statements.next_open_item``, which runs it on the hot path (a
+    test holds the two together).
     """
     if uses_active_learning(project):
         return ["queue_state", F("uncertainty").asc(nulls_last=True), "id"]
     return ["queue_state", "id"]
-
-
-def membership_for_annotating(*, project_id: int, user) -> QuerySet[Membership]:
-    """The user's membership with its project, the current guideline version and whether
-    the user acknowledged it: everything next() checks, in one query. The guideline test is
-    the one of ``annotation.selectors.has_acknowledged_current``."""
-    current = Guideline.objects.filter(project_id=project_id).order_by("-version")
-    return (
-        Membership.objects.filter(project_id=project_id, user=user)
-        .select_related("project")
-        .annotate(
-            guideline_version=Subquery(current.values("version")[:1]),
-            guideline_acknowledged=Exists(
-                Acknowledgement.objects.filter(user=user, guideline_id=Subquery(current.values("pk")[:1]))
-            ),
-        )
-    )
-
-
-def leases_to_settle(*, project: Project, annotator, now, limit: int = 100) -> QuerySet[Assignment]:
-    """The annotator's live lease (first) and this project's expired leases still marked
-    leased, which the claim reclaims on its way."""
-    return (
-        Assignment.objects.filter(project_id=project.pk, status=Status.LEASED)
-        .filter(Q(annotator=annotator) | Q(lease_expires_at__lte=now))
-        .select_related("item")
-        .only(
-            "id", "project_id", "item_id", "annotator_id", "status", "display_order", "reason",
-            "is_practice", "leased_at", "lease_expires_at",
-            *(f"item__{name}" for name in ITEM_FIELDS),
-        )
-        .order_by(
-            Case(When(annotator=annotator, then=Value(0)), default=Value(1),
-                 output_field=IntegerField()),
-            "lease_expires_at",
-        )[:limit]
-    )
 
 
 def expired_leases(*, now, project: Project | None = None) -> QuerySet[Assignment]:
@@ -133,35 +95,13 @@ def practice_served(*, project: Project, annotator) -> int:
     ).count()
 
 
-def practice_answers(*, project: Project, annotator, limit: int) -> list[tuple[list, list]]:
+def practice_answers(*, project_id: int, annotator, limit: int) -> list[tuple[list, list]]:
     """(ranking, gold ranking) of the annotator's most recent practice answers, oldest first."""
     rows = list(
-        project.annotations.filter(annotator=annotator, assignment__is_practice=True)
+        Annotation.objects.filter(project_id=project_id, annotator=annotator,
+                                  assignment__is_practice=True)
         .order_by("-id")
         .values_list("ranking", "item__gold_ranking")[:limit]
     )
     rows.reverse()
     return rows
-
-
-def response_texts(*, item_id: int) -> list[tuple[int, str]]:
-    """(id, text) of an item's responses in import order."""
-    return list(Response.objects.filter(item_id=item_id).order_by("position").values_list("id", "text"))
-
-
-def assignment_for_submit(*, assignment_id: int, annotator) -> QuerySet[Assignment]:
-    """The annotator's own assignment (someone else's reads as missing), with what a submit
-    needs: its item's counters and gold answer, the project, the current guideline version
-    and whether the annotator is still a member."""
-    current = Guideline.objects.filter(project_id=OuterRef("project_id")).order_by("-version")
-    return (
-        Assignment.objects.filter(pk=assignment_id, annotator=annotator)
-        .select_related("item", "project")
-        .defer("item__prompt", "item__messages", "item__meta", "item__content_hash")
-        .annotate(
-            guideline_version=Subquery(current.values("version")[:1]),
-            is_member=Exists(
-                Membership.objects.filter(project_id=OuterRef("project_id"), user=annotator)
-            ),
-        )
-    )

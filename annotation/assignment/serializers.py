@@ -45,12 +45,11 @@ def task_body(task: Task) -> dict:
 
 
 def submission_body(result: Submitted) -> dict:
-    annotation = result.annotation
     body = {
-        "annotation": annotation.pk,
-        "assignment": annotation.assignment_id,
+        "annotation": result.annotation_id,
+        "assignment": result.assignment_id,
         "created": result.created,
-        "feedback_url": feedback_url(annotation.assignment_id),
+        "feedback_url": feedback_url(result.assignment_id),
     }
     if result.practice is not None:
         body["practice"] = result.practice

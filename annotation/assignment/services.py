@@ -81,7 +81,7 @@ from django.utils import timezone
 from rest_framework import exceptions, status
 
 from ..models import Annotation, Assignment, Item, Membership, Project
-from . import reasons, selectors
+from . import reasons, selectors, statements
 from .validation import (
     InvalidSubmission,
     allowed_flags,
@@ -132,7 +132,8 @@ class Task:
 
 @dataclass(frozen=True)
 class Submitted:
-    annotation: Annotation
+    annotation_id: int
+    assignment_id: int
     created: bool
     practice: dict | None  # instant feedback, practice items only
 
@@ -140,7 +141,8 @@ class Submitted:
 # --- counters -------------------------------------------------------------------------
 
 def _queue_state(overlap: int, delta: int = 0) -> Case:
-    """The item's queue state after its counters move by ``delta`` (same UPDATE)."""
+    """The item's queue state after its counters move by ``delta`` (same UPDATE); the SQL
+    twin of ``statements.queue_state_sql``."""
     filled = F("annotations_done") + F("leases_live")
     if delta:
         filled = filled + delta
@@ -161,12 +163,6 @@ def _counter_update(*, overlap: int, done: int = 0, live: int = 0) -> dict:
     return fields
 
 
-def _with_free_slot(queryset, overlap: int):
-    return queryset.alias(filled=F("annotations_done") + F("leases_live")).filter(
-        filled__lt=overlap
-    )
-
-
 def _sync_queue(project: Project) -> None:
     """Recompute the queue once after someone changed the project's overlap."""
     if project.queue_overlap == project.overlap:
@@ -176,22 +172,23 @@ def _sync_queue(project: Project) -> None:
     project.queue_overlap = project.overlap
 
 
-def _expire(assignments: Iterable[Assignment], overlap_of: dict[int, int]) -> int:
-    """Mark locked, still-leased assignments expired and give their slots back."""
-    assignments = list(assignments)
-    if not assignments:
+def _expire(leases: Iterable[tuple[int, int, int]]) -> int:
+    """Mark locked, still-leased assignments expired and give their slots back.
+    ``leases``: (assignment id, item id, the project's overlap)."""
+    leases = list(leases)
+    if not leases:
         return 0
-    Assignment.objects.filter(pk__in=[a.pk for a in assignments]).update(status=Status.EXPIRED)
-    per_item = Counter((a.project_id, a.item_id) for a in assignments)
+    Assignment.objects.filter(pk__in=[a for a, _i, _o in leases]).update(status=Status.EXPIRED)
+    per_item = Counter((item_id, overlap) for _a, item_id, overlap in leases)
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for (project_id, item_id), n in per_item.items():
-        groups[(overlap_of[project_id], n)].append(item_id)
+    for (item_id, overlap), n in per_item.items():
+        groups[(overlap, n)].append(item_id)
     for (overlap, n), item_ids in sorted(groups.items()):
         # Sorted ids: concurrent reclaims lock shared items in the same order.
         Item.objects.filter(pk__in=sorted(item_ids)).update(
             **_counter_update(overlap=overlap, live=-n)
         )
-    return len(assignments)
+    return len(leases)
 
 
 def _retrying(claim):
@@ -216,14 +213,7 @@ def _is_transient(exc: OperationalError) -> bool:
 
 # --- next -----------------------------------------------------------------------------
 
-def _membership(*, project_id: int, user) -> Membership:
-    membership = (
-        selectors.membership_for_annotating(project_id=project_id, user=user)
-        .select_for_update(of=("self",))
-        .first()
-    )
-    if membership is not None:
-        return membership
+def _refuse_non_member(*, project_id: int, user) -> None:
     if user.is_staff and Project.objects.filter(pk=project_id).exists():
         raise Refused("Staff must join the project as a member to annotate in it.",
                       code="not_a_member")
@@ -259,23 +249,28 @@ def next_task(*, project_id: int, annotator, now: datetime | None = None,
 
 
 def _next_task(*, project_id: int, annotator, now: datetime, rng) -> Task | None:
-    membership = _membership(project_id=project_id, user=annotator)
+    membership = statements.annotator(project_id=project_id, user_id=annotator.pk)
+    if membership is None:
+        _refuse_non_member(project_id=project_id, user=annotator)
     _check_may_annotate(membership)
     project = membership.project
     _sync_queue(project)
 
-    mine: Assignment | None = None
-    expired: list[Assignment] = []
-    for lease in selectors.leases_to_settle(project=project, annotator=annotator, now=now) \
-            .select_for_update(skip_locked=True, of=("self",)):
+    mine: statements.Lease | None = None
+    expired: list[tuple[int, int, int]] = []
+    for lease in statements.leases_to_settle(project_id=project.pk, user_id=annotator.pk,
+                                             now=now):
         if lease.lease_expires_at <= now:
-            expired.append(lease)
+            expired.append((lease.id, lease.item_id, project.overlap))
         elif lease.annotator_id == annotator.pk and mine is None:
             mine = lease
-    _expire(expired, {project.pk: project.overlap})
+    _expire(expired)
     if mine is not None:
-        return _task(assignment=mine, item=mine.item, project=project,
-                     guideline_version=membership.guideline_version)
+        return _task(membership=membership, assignment=Assignment(
+            id=mine.id, project_id=project.pk, item_id=mine.item_id, annotator_id=annotator.pk,
+            status=Status.LEASED, display_order=mine.display_order, reason=mine.reason,
+            is_practice=mine.is_practice, lease_expires_at=mine.lease_expires_at,
+        ))
 
     required, min_accuracy = qualification_rules(project.settings)
     if required and membership.qualified_at is None:
@@ -287,29 +282,27 @@ def _next_task(*, project_id: int, annotator, now: datetime, rng) -> Task | None
         if item is not None:
             Item.objects.filter(pk=item.pk).update(**_counter_update(overlap=project.overlap,
                                                                      live=1))
-            return _lease(membership=membership, item=item, reason=reasons.GOLD, now=now,
-                          rng=rng)
+            return _lease(membership=membership, item_id=item.pk, expired_assignment_id=None,
+                          reason=reasons.GOLD, now=now, rng=rng)
 
     active_learning = selectors.uses_active_learning(project)
-    candidates = selectors.open_candidates(project=project, annotator=annotator) \
-        .select_for_update(skip_locked=True, of=("self",))
     for _stale in range(CLAIM_ATTEMPTS):
-        item = candidates.first()
+        item = statements.next_open_item(project_id=project.pk, user_id=annotator.pk,
+                                         active_learning=active_learning)
         if item is None:
             return None
-        taken = _with_free_slot(Item.objects.filter(pk=item.pk), project.overlap).update(
-            **_counter_update(overlap=project.overlap, live=1)
-        )
-        if taken:
+        if statements.take_slot(item_id=item.id, overlap=project.overlap):
             reason = reasons.for_open_item(
                 labels=item.annotations_done, in_progress=item.leases_live,
                 overlap=project.overlap, active_learning=active_learning,
                 item_uncertainty=item.uncertainty,
             )
-            return _lease(membership=membership, item=item, reason=reason, now=now, rng=rng)
+            return _lease(membership=membership, item_id=item.id,
+                          expired_assignment_id=item.expired_assignment_id, reason=reason,
+                          now=now, rng=rng)
         # Its queue state was stale (set for another overlap and missed): correct it and
         # look again. The locked row stays ours until commit, so the next look skips it.
-        Item.objects.filter(pk=item.pk).update(queue_state=_queue_state(project.overlap))
+        Item.objects.filter(pk=item.id).update(queue_state=_queue_state(project.overlap))
     return None
 
 
@@ -326,46 +319,47 @@ def _practice_task(*, membership: Membership, annotator, required: int, min_accu
         )
     number = selectors.practice_served(project=project, annotator=annotator) + 1
     Item.objects.filter(pk=item.pk).update(**_counter_update(overlap=project.overlap, live=1))
-    return _lease(membership=membership, item=item, reason=reasons.practice(number, required),
-                  now=now, rng=rng, is_practice=True)
+    return _lease(membership=membership, item_id=item.pk, expired_assignment_id=None,
+                  reason=reasons.practice(number, required), now=now, rng=rng,
+                  is_practice=True)
 
 
-def _lease(*, membership: Membership, item: Item, reason: str, now: datetime, rng,
-           is_practice: bool = False) -> Task:
+def _lease(*, membership: Membership, item_id: int, expired_assignment_id: int | None,
+           reason: str, now: datetime, rng, is_practice: bool = False) -> Task:
     project = membership.project
-    texts = dict(selectors.response_texts(item_id=item.pk))
-    order = list(texts)
+    shown = statements.item_shown(item_id=item_id)
+    order = list(shown.texts)
     rng.shuffle(order)
-    fields = {
-        "status": Status.LEASED, "display_order": order, "reason": reason,
-        "is_practice": is_practice, "leased_at": now,
-        "lease_expires_at": now + timedelta(seconds=project.lease_seconds),
-        "finished_at": None, "skip_reason": "",
-    }
-    if item.expired_assignment_id is not None:
-        Assignment.objects.filter(pk=item.expired_assignment_id).update(**fields)
-        assignment = Assignment(pk=item.expired_assignment_id, project_id=project.pk,
-                                item_id=item.pk, annotator_id=membership.user_id, **fields)
-    else:
-        assignment = Assignment.objects.create(project_id=project.pk, item_id=item.pk,
-                                               annotator_id=membership.user_id, **fields)
-    return _task(assignment=assignment, item=item, project=project,
-                 guideline_version=membership.guideline_version, texts=texts)
+    expires = now + timedelta(seconds=project.lease_seconds)
+    assignment_id = statements.lease(
+        project_id=project.pk, item_id=item_id, user_id=membership.user_id, order=order,
+        reason=reason, is_practice=is_practice, now=now, expires=expires,
+        expired_assignment_id=expired_assignment_id,
+    )
+    assignment = Assignment(
+        id=assignment_id, project_id=project.pk, item_id=item_id,
+        annotator_id=membership.user_id, status=Status.LEASED, display_order=order,
+        reason=reason, is_practice=is_practice, leased_at=now, lease_expires_at=expires,
+    )
+    return _task(membership=membership, assignment=assignment, shown=shown)
 
 
-def _task(*, assignment: Assignment, item: Item, project: Project,
-          guideline_version: int | None, texts: dict[int, str] | None = None) -> Task:
-    if texts is None:
-        texts = dict(selectors.response_texts(item_id=item.pk))
-    shown = reasons.shown_to_annotator(
+def _task(*, membership: Membership, assignment: Assignment,
+          shown: statements.Shown | None = None) -> Task:
+    project = membership.project
+    if shown is None:
+        shown = statements.item_shown(item_id=assignment.item_id)
+    item = Item(id=assignment.item_id, project_id=project.pk, prompt=shown.prompt,
+                messages=shown.messages, uncertainty=shown.uncertainty)
+    reason = reasons.shown_to_annotator(
         stored=assignment.reason, is_practice=assignment.is_practice,
         active_learning=selectors.uses_active_learning(project),
-        item_uncertainty=item.uncertainty,
+        item_uncertainty=shown.uncertainty,
     )
     return Task(
         assignment=assignment, item=item, project=project,
-        responses=[{"id": rid, "text": texts[rid]} for rid in assignment.display_order],
-        reason=shown, guideline_version=guideline_version,
+        responses=[{"id": rid, "text": shown.texts[rid]} for rid in assignment.display_order],
+        reason=reason, guideline_version=membership.guideline_version,
     )
 
 
@@ -393,54 +387,42 @@ def submit_annotation(*, assignment_id: int, annotator, ranking: Any, strength: 
 
 def _submit(*, assignment_id: int, annotator, body: dict, idempotency_key: str | None,
             now: datetime) -> Submitted:
-    assignment = (
-        selectors.assignment_for_submit(assignment_id=assignment_id, annotator=annotator)
-        .select_for_update(of=("self",))
-        .first()
-    )
-    if assignment is None or not assignment.is_member:
+    held = statements.held(assignment_id=assignment_id, user_id=annotator.pk)
+    if held is None or not held.is_member:
         raise exceptions.NotFound("No such assignment.")
-    project, item = assignment.project, assignment.item
-    if assignment.status == Status.SUBMITTED:
-        return _replay(assignment=assignment, annotator=annotator, body=body,
+    if held.status == Status.SUBMITTED:
+        return _replay(held=held, annotator=annotator, body=body,
                        idempotency_key=idempotency_key)
-    if assignment.status == Status.SKIPPED:
+    if held.status == Status.SKIPPED:
         raise Conflict("This assignment was skipped; it cannot be submitted.",
                        code="assignment_skipped")
     try:
-        clean = check_submission(response_ids=assignment.display_order,
-                                 allowed_flags=allowed_flags(project.settings), **body)
+        clean = check_submission(response_ids=held.display_order,
+                                 allowed_flags=allowed_flags(held.settings), **body)
     except InvalidSubmission as exc:
         raise _validation_error(exc.errors) from None
 
-    if assignment.status == Status.LEASED:
-        # The lease still holds its slot, even past its time: the label takes its place.
-        Item.objects.filter(pk=item.pk).update(
-            **_counter_update(overlap=project.overlap, done=1, live=-1)
+    # A lease still holds its slot, even past its time, and the label takes its place. A
+    # reclaimed one needs a free slot, unless the item is gold (gold has no overlap).
+    lease_held = held.status == Status.LEASED
+    if not statements.count_label(item_id=held.item_id, overlap=held.overlap,
+                                  lease_held=lease_held, bounded=not held.is_gold):
+        raise Conflict(
+            "Your lease on this item expired and it has since got all the labels it "
+            "needs; this submission was not stored.",
+            code="lease_expired",
         )
-    else:
-        counted = Item.objects.filter(pk=item.pk)
-        if not item.is_gold:
-            counted = _with_free_slot(counted, project.overlap)
-        if not counted.update(**_counter_update(overlap=project.overlap, done=1)):
-            raise Conflict(
-                "Your lease on this item expired and it has since got all the labels it "
-                "needs; this submission was not stored.",
-                code="lease_expired",
-            )
-    Assignment.objects.filter(pk=assignment.pk).update(status=Status.SUBMITTED, finished_at=now)
-    annotation = Annotation.objects.create(
-        project_id=project.pk, item_id=item.pk, assignment_id=assignment.pk,
-        annotator=annotator, source=Annotation.Source.HUMAN, ranking=clean.ranking,
-        strength=clean.strength, flags=clean.flags, rationale=clean.rationale,
-        duration_ms=clean.duration_ms, guideline_version=assignment.guideline_version,
-        idempotency_key=idempotency_key or None,
+    annotation_id = statements.store_annotation(
+        held=held, user_id=annotator.pk, ranking=clean.ranking, strength=clean.strength,
+        flags=clean.flags, rationale=clean.rationale, duration_ms=clean.duration_ms,
+        idempotency_key=idempotency_key or None, now=now,
     )
     practice = None
-    if assignment.is_practice:
-        practice = _practice_feedback(assignment=assignment, annotation=annotation,
-                                      annotator=annotator, now=now)
-    return Submitted(annotation=annotation, created=True, practice=practice)
+    if held.is_practice:
+        practice = _practice_feedback(held=held, ranking=clean.ranking, annotator=annotator,
+                                      now=now)
+    return Submitted(annotation_id=annotation_id, assignment_id=held.id, created=True,
+                     practice=practice)
 
 
 def _validation_error(errors: list[dict[str, str]]) -> exceptions.ValidationError:
@@ -468,9 +450,9 @@ def _same_body(annotation: Annotation, body: dict) -> bool:
     )
 
 
-def _replay(*, assignment: Assignment, annotator, body: dict,
+def _replay(*, held: statements.Held, annotator, body: dict,
             idempotency_key: str | None) -> Submitted:
-    annotation = Annotation.objects.get(assignment_id=assignment.pk)
+    annotation = Annotation.objects.get(assignment_id=held.id)
     same_key = bool(idempotency_key) and idempotency_key == annotation.idempotency_key
     if not same_key and not _same_body(annotation, body):
         raise Conflict(
@@ -479,29 +461,30 @@ def _replay(*, assignment: Assignment, annotator, body: dict,
             code="already_submitted", annotation=annotation.pk,
         )
     practice = None
-    if assignment.is_practice:
-        practice = _practice_feedback(assignment=assignment, annotation=annotation,
+    if held.is_practice:
+        practice = _practice_feedback(held=held, ranking=annotation.ranking,
                                       annotator=annotator, now=None)
-    return Submitted(annotation=annotation, created=False, practice=practice)
+    return Submitted(annotation_id=annotation.pk, assignment_id=held.id, created=False,
+                     practice=practice)
 
 
-def _practice_feedback(*, assignment: Assignment, annotation: Annotation, annotator,
+def _practice_feedback(*, held: statements.Held, ranking: list[list[int]], annotator,
                        now: datetime | None) -> dict:
-    project, item = assignment.project, assignment.item
-    required, min_accuracy = qualification_rules(project.settings)
-    answers = selectors.practice_answers(project=project, annotator=annotator,
+    """The correct answer of a practice item, and the member's qualification progress."""
+    required, min_accuracy = qualification_rules(held.settings)
+    answers = selectors.practice_answers(project_id=held.project_id, annotator=annotator,
                                          limit=max(required, 1))
     results = [same_ranking(given, gold) for given, gold in answers]
     qualified, accuracy = qualification_status(correct=results, required=required,
                                                min_accuracy=min_accuracy)
     if qualified and now is not None:
         Membership.objects.filter(
-            project_id=project.pk, user=annotator, qualified_at__isnull=True
+            project_id=held.project_id, user=annotator, qualified_at__isnull=True
         ).update(qualified_at=now)
     window = results[-required:] if required else []
     return {
-        "correct": same_ranking(annotation.ranking, item.gold_ranking),
-        "gold_ranking": normalise(item.gold_ranking),
+        "correct": same_ranking(ranking, held.gold_ranking),
+        "gold_ranking": normalise(held.gold_ranking),
         "answered": len(window),
         "answered_correctly": sum(window),
         "required": required,
@@ -568,8 +551,7 @@ def reclaim_expired_leases(*, now: datetime | None = None, project: Project | No
                 .only("id", "project_id", "item_id", "project__overlap")
                 .select_for_update(skip_locked=True, of=("self",))[:batch_size]
             )
-            overlap_of = {a.project_id: a.project.overlap for a in batch}
-            total += _expire(batch, overlap_of)
+            total += _expire((a.pk, a.item_id, a.project.overlap) for a in batch)
         if len(batch) < batch_size:
             break
     return total

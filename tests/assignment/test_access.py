@@ -93,13 +93,13 @@ def test_guideline_must_be_acknowledged_and_each_new_version_asks_again(
 def test_the_gate_agrees_with_has_acknowledged_current(project, make_annotators):
     """The engine folds the guideline check into its membership query; it must mean the same
     as annotation.selectors.has_acknowledged_current."""
-    from annotation.assignment import selectors as engine
+    from annotation.assignment import statements
     from annotation.selectors import has_acknowledged_current
 
     alice, bob = make_annotators(project, 2)
 
     def gate(user) -> bool:
-        m = engine.membership_for_annotating(project_id=project.pk, user=user).get()
+        m = statements.annotator(project_id=project.pk, user_id=user.pk)
         return m.guideline_version is None or m.guideline_acknowledged
 
     assert gate(alice) is has_acknowledged_current(project=project, user=alice) is True

@@ -1,0 +1,350 @@
+"""The SQL of the hot path: the statements every ``next`` and ``submit`` runs.
+
+Why SQL and not querysets: profiling the loop showed that building these querysets
+(subqueries, CASE updates, row locks) cost the web process more CPU than PostgreSQL spent
+running them. Here each statement is a fixed string, written once, that runs unchanged on
+PostgreSQL and SQLite; only the row-lock clause differs (SQLite has no row locks: its
+IMMEDIATE transactions serialise writers instead). ``selectors.open_candidates`` states the
+serving order as a queryset; a test holds ``next_open_item`` to it.
+
+Functions take and return plain values; datetimes go in through the backend's adapter and
+come back timezone-aware, JSON comes back decoded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection
+from django.utils.dateparse import parse_datetime
+
+from ..models import (
+    Acknowledgement,
+    Annotation,
+    Assignment,
+    Guideline,
+    Item,
+    Membership,
+    Project,
+    Response,
+)
+
+T = {
+    "item": Item._meta.db_table,
+    "response": Response._meta.db_table,
+    "assignment": Assignment._meta.db_table,
+    "annotation": Annotation._meta.db_table,
+    "membership": Membership._meta.db_table,
+    "project": Project._meta.db_table,
+    "guideline": Guideline._meta.db_table,
+    "ack": Acknowledgement._meta.db_table,
+}
+LEASED, SUBMITTED, EXPIRED = (Assignment.Status.LEASED.value, Assignment.Status.SUBMITTED.value,
+                              Assignment.Status.EXPIRED.value)
+
+
+def _lock(table_alias: str, *, skip_locked: bool = False) -> str:
+    if not connection.features.has_select_for_update:
+        return ""
+    return f" FOR UPDATE OF {table_alias}" + (" SKIP LOCKED" if skip_locked else "")
+
+
+def _json_param(value: Any) -> str:
+    return json.dumps(value)
+
+
+def _json_cast() -> str:
+    return "CAST(%({})s AS jsonb)" if connection.vendor == "postgresql" else "%({})s"
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _when(value: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def queue_state_sql(delta: int) -> str:
+    """The item's queue state after its counters move by ``delta`` (see Item.QueueState)."""
+    filled = "annotations_done + leases_live" + (f" + ({delta})" if delta else "")
+    return (f"CASE WHEN {filled} >= %(overlap)s THEN NULL "
+            f"WHEN {filled} > 0 THEN {Item.QueueState.STARTED.value} "
+            f"ELSE {Item.QueueState.NEW.value} END")
+
+
+def _one(sql: str, params: dict) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _all(sql: str, params: dict) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _count(sql: str, params: dict) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+# --- next -----------------------------------------------------------------------------
+
+ANNOTATOR = f"""
+SELECT m.id, m.role, m.status, m.qualified_at,
+       p.name, p.responses_per_item, p.overlap, p.gold_rate, p.lease_seconds, p.settings,
+       p.queue_overlap, g.version,
+       CASE WHEN g.id IS NULL THEN 0
+            WHEN EXISTS (SELECT 1 FROM {T["ack"]} k
+                         WHERE k.guideline_id = g.id AND k.user_id = %(user)s) THEN 1
+            ELSE 0 END
+FROM {T["membership"]} m
+JOIN {T["project"]} p ON p.id = m.project_id
+LEFT JOIN {T["guideline"]} g ON g.id = (
+    SELECT g2.id FROM {T["guideline"]} g2 WHERE g2.project_id = m.project_id
+    ORDER BY g2.version DESC LIMIT 1)
+WHERE m.project_id = %(project)s AND m.user_id = %(user)s"""
+
+
+def annotator(*, project_id: int, user_id: int) -> Membership | None:
+    """The membership, locked (one person's claims queue), with its project, the current
+    guideline version and whether the user acknowledged it."""
+    row = _one(ANNOTATOR + _lock("m"), {"project": project_id, "user": user_id})
+    if row is None:
+        return None
+    (membership_id, role, status, qualified_at, name, k, overlap, gold_rate, lease_seconds,
+     settings, queue_overlap, version, acknowledged) = row
+    project = Project(id=project_id, name=name, responses_per_item=k, overlap=overlap,
+                      gold_rate=gold_rate, lease_seconds=lease_seconds,
+                      settings=_json(settings) or {}, queue_overlap=queue_overlap)
+    membership = Membership(id=membership_id, project=project, user_id=user_id, role=role,
+                            status=status, qualified_at=_aware(qualified_at))
+    membership.guideline_version = version
+    membership.guideline_acknowledged = bool(acknowledged)
+    return membership
+
+
+@dataclass
+class Lease:
+    id: int
+    item_id: int
+    annotator_id: int
+    lease_expires_at: datetime
+    display_order: list[int]
+    reason: str
+    is_practice: bool
+
+
+LEASES = f"""
+SELECT a.id, a.item_id, a.annotator_id, a.lease_expires_at, a.display_order, a.reason,
+       a.is_practice
+FROM {T["assignment"]} a
+WHERE a.project_id = %(project)s AND a.status = '{LEASED}'
+  AND (a.annotator_id = %(user)s OR a.lease_expires_at <= %(now)s)
+ORDER BY CASE WHEN a.annotator_id = %(user)s THEN 0 ELSE 1 END, a.lease_expires_at
+LIMIT %(limit)s"""
+
+
+def leases_to_settle(*, project_id: int, user_id: int, now: datetime,
+                     limit: int = 100) -> list[Lease]:
+    """The user's live lease (first) and the project's expired leases, locked; rows another
+    claim holds are skipped (it is settling them)."""
+    rows = _all(LEASES + _lock("a", skip_locked=True), {
+        "project": project_id, "user": user_id, "now": _when(now), "limit": limit,
+    })
+    return [Lease(id=r[0], item_id=r[1], annotator_id=r[2], lease_expires_at=_aware(r[3]),
+                  display_order=_json(r[4]), reason=r[5], is_practice=bool(r[6])) for r in rows]
+
+
+@dataclass
+class Candidate:
+    id: int
+    annotations_done: int
+    leases_live: int
+    uncertainty: float | None
+    expired_assignment_id: int | None
+
+
+OPEN_ITEM = f"""
+SELECT i.id, i.annotations_done, i.leases_live, i.uncertainty,
+       (SELECT x.id FROM {T["assignment"]} x
+        WHERE x.item_id = i.id AND x.annotator_id = %(user)s AND x.status = '{EXPIRED}')
+FROM {T["item"]} i
+WHERE i.project_id = %(project)s AND NOT i.is_gold AND i.queue_state IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM {T["assignment"]} a
+                  WHERE a.item_id = i.id AND a.annotator_id = %(user)s
+                    AND a.status <> '{EXPIRED}')
+ORDER BY {{order}}
+LIMIT 1"""
+ORDER_BY_AGE = "i.queue_state, i.id"
+ORDER_BY_UNCERTAINTY = "i.queue_state, i.uncertainty ASC NULLS LAST, i.id"
+
+
+def next_open_item(*, project_id: int, user_id: int, active_learning: bool) -> Candidate | None:
+    """The first open item in serving order (``selectors.queue_order``) that this user has
+    not had, locked; items locked by concurrent claims are skipped."""
+    sql = OPEN_ITEM.format(order=ORDER_BY_UNCERTAINTY if active_learning else ORDER_BY_AGE)
+    row = _one(sql + _lock("i", skip_locked=True), {"project": project_id, "user": user_id})
+    return None if row is None else Candidate(*row)
+
+
+TAKE_SLOT = f"""
+UPDATE {T["item"]} SET leases_live = leases_live + 1, queue_state = {queue_state_sql(1)}
+WHERE id = %(item)s AND annotations_done + leases_live < %(overlap)s"""
+
+
+def take_slot(*, item_id: int, overlap: int) -> bool:
+    """Count a lease on the item if it has a free slot (the last guard against over-fill)."""
+    return _count(TAKE_SLOT, {"item": item_id, "overlap": overlap}) == 1
+
+
+@dataclass
+class Shown:
+    prompt: str
+    messages: Any
+    uncertainty: float | None
+    texts: dict[int, str]  # response id -> text, in import order
+
+
+ITEM_SHOWN = f"""
+SELECT i.prompt, i.messages, i.uncertainty, r.id, r.text
+FROM {T["item"]} i JOIN {T["response"]} r ON r.item_id = i.id
+WHERE i.id = %(item)s
+ORDER BY r.position"""
+
+
+def item_shown(*, item_id: int) -> Shown:
+    """What the annotator is shown of an item: its prompt or messages and its responses."""
+    rows = _all(ITEM_SHOWN, {"item": item_id})
+    if not rows:
+        return Shown(prompt="", messages=None, uncertainty=None, texts={})
+    prompt, messages, uncertainty = rows[0][:3]
+    return Shown(prompt=prompt, messages=_json(messages), uncertainty=uncertainty,
+                 texts={r[3]: r[4] for r in rows})
+
+
+INSERT_LEASE = f"""
+INSERT INTO {T["assignment"]} (project_id, item_id, annotator_id, status, display_order,
+    reason, is_practice, leased_at, lease_expires_at, finished_at, skip_reason)
+VALUES (%(project)s, %(item)s, %(user)s, '{LEASED}', {_json_cast().format("order")},
+    %(reason)s, %(practice)s, %(now)s, %(expires)s, NULL, '')
+RETURNING id"""
+RELEASE_EXPIRED = f"""
+UPDATE {T["assignment"]} SET status = '{LEASED}', display_order = {_json_cast().format("order")},
+    reason = %(reason)s, is_practice = %(practice)s, leased_at = %(now)s,
+    lease_expires_at = %(expires)s, finished_at = NULL, skip_reason = ''
+WHERE id = %(assignment)s"""
+
+
+def lease(*, project_id: int, item_id: int, user_id: int, order: list[int], reason: str,
+          is_practice: bool, now: datetime, expires: datetime,
+          expired_assignment_id: int | None) -> int:
+    """Insert the assignment, or lease the user's expired one of the item again."""
+    params = {"project": project_id, "item": item_id, "user": user_id,
+              "order": _json_param(order), "reason": reason, "practice": is_practice,
+              "now": _when(now), "expires": _when(expires)}
+    if expired_assignment_id is not None:
+        _count(RELEASE_EXPIRED, {**params, "assignment": expired_assignment_id})
+        return expired_assignment_id
+    return _one(INSERT_LEASE, params)[0]
+
+
+# --- submit ---------------------------------------------------------------------------
+
+@dataclass
+class Held:
+    id: int
+    status: str
+    display_order: list[int]
+    is_practice: bool
+    item_id: int
+    project_id: int
+    is_gold: bool
+    gold_ranking: Any
+    overlap: int
+    settings: dict
+    guideline_version: int | None
+    is_member: bool
+
+
+HELD = f"""
+SELECT a.id, a.status, a.display_order, a.is_practice, a.item_id, a.project_id,
+       i.is_gold, i.gold_ranking, p.overlap, p.settings,
+       (SELECT g.version FROM {T["guideline"]} g WHERE g.project_id = a.project_id
+        ORDER BY g.version DESC LIMIT 1),
+       CASE WHEN EXISTS (SELECT 1 FROM {T["membership"]} m
+                         WHERE m.project_id = a.project_id AND m.user_id = %(user)s)
+            THEN 1 ELSE 0 END
+FROM {T["assignment"]} a
+JOIN {T["item"]} i ON i.id = a.item_id
+JOIN {T["project"]} p ON p.id = a.project_id
+WHERE a.id = %(assignment)s AND a.annotator_id = %(user)s"""
+
+
+def held(*, assignment_id: int, user_id: int) -> Held | None:
+    """The user's own assignment, locked, with what a submit needs."""
+    row = _one(HELD + _lock("a"), {"assignment": assignment_id, "user": user_id})
+    if row is None:
+        return None
+    return Held(id=row[0], status=row[1], display_order=_json(row[2]), is_practice=bool(row[3]),
+                item_id=row[4], project_id=row[5], is_gold=bool(row[6]),
+                gold_ranking=_json(row[7]), overlap=row[8], settings=_json(row[9]) or {},
+                guideline_version=row[10], is_member=bool(row[11]))
+
+
+COUNT_LABEL = f"""
+UPDATE {T["item"]} SET annotations_done = annotations_done + 1,
+    leases_live = leases_live - 1, queue_state = {queue_state_sql(0)}
+WHERE id = %(item)s"""
+COUNT_LATE_LABEL = f"""
+UPDATE {T["item"]} SET annotations_done = annotations_done + 1, queue_state = {queue_state_sql(1)}
+WHERE id = %(item)s"""
+
+
+def count_label(*, item_id: int, overlap: int, lease_held: bool, bounded: bool) -> bool:
+    """Count a label on the item. With ``lease_held`` it takes the place of its lease;
+    otherwise (a late label) it needs a free slot when ``bounded``. False: not counted."""
+    sql = COUNT_LABEL if lease_held else COUNT_LATE_LABEL
+    if not lease_held and bounded:
+        sql += " AND annotations_done + leases_live < %(overlap)s"
+    return _count(sql, {"item": item_id, "overlap": overlap}) == 1
+
+
+CLOSE = f"""
+UPDATE {T["assignment"]} SET status = '{SUBMITTED}', finished_at = %(now)s
+WHERE id = %(assignment)s"""
+STORE = f"""
+INSERT INTO {T["annotation"]} (project_id, item_id, assignment_id, annotator_id, source,
+    ranking, strength, flags, rationale, duration_ms, guideline_version, idempotency_key,
+    created_at)
+VALUES (%(project)s, %(item)s, %(assignment)s, %(user)s, '{Annotation.Source.HUMAN.value}',
+    {_json_cast().format("ranking")}, %(strength)s, {_json_cast().format("flags")},
+    %(rationale)s, %(duration)s, %(version)s, %(key)s, %(now)s)
+RETURNING id"""
+
+
+def store_annotation(*, held: Held, user_id: int, ranking: list[list[int]], strength: int | None,
+                     flags: list[str], rationale: str, duration_ms: int | None,
+                     idempotency_key: str | None, now: datetime) -> int:
+    """Close the assignment and store its annotation; returns the annotation's id."""
+    _count(CLOSE, {"assignment": held.id, "now": _when(now)})
+    return _one(STORE, {
+        "project": held.project_id, "item": held.item_id, "assignment": held.id,
+        "user": user_id, "ranking": _json_param(ranking), "strength": strength,
+        "flags": _json_param(flags), "rationale": rationale, "duration": duration_ms,
+        "version": held.guideline_version, "key": idempotency_key, "now": _when(now),
+    })[0]
