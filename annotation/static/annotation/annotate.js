@@ -240,6 +240,8 @@
 
   async function loadNext({ keepError = false, resume = null } = {}) {
     if (!keepError) clearError();
+    // A skip dialog left open would otherwise skip the task that comes next.
+    if (el.skipDialog.open) el.skipDialog.close("");
     stopLease();
     state.task = null;
     setView("loading");
