@@ -274,12 +274,12 @@ def execute_run(*, run_id: int, retry_transient: bool = False, progress_interval
         _train_and_publish(run=run, staging=staging, progress=progress, recorder=recorder)
     except TRANSIENT_ERRORS as exc:
         if retry_transient:
-            _record_failure(run, exc, status_=TrainingRun.Status.QUEUED)
+            _record_failure(run, exc, recorder, status_=TrainingRun.Status.QUEUED)
             raise TransientFailure(str(exc)) from exc
-        _record_failure(run, exc)
+        _record_failure(run, exc, recorder)
     except BaseException as exc:
         # BaseException too: a worker shut down mid-run must not leave it "running".
-        _record_failure(run, exc)
+        _record_failure(run, exc, recorder)
         if not isinstance(exc, Exception):
             raise
     finally:
@@ -289,8 +289,9 @@ def execute_run(*, run_id: int, retry_transient: bool = False, progress_interval
     return run
 
 
-def _record_failure(run: TrainingRun, exc: BaseException, *,
+def _record_failure(run: TrainingRun, exc: BaseException, recorder: ProgressRecorder, *,
                     status_: str = TrainingRun.Status.FAILED) -> None:
+    """Error, traceback and how far it got (the last progress, unthrottled)."""
     text = "".join(traceback.format_exception(exc))
     message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     log.warning("training run %s: %s", run.pk, message)
@@ -298,6 +299,7 @@ def _record_failure(run: TrainingRun, exc: BaseException, *,
     try:
         TrainingRun.objects.filter(pk=run.pk).update(
             status=status_, error=message[:2000], traceback=text[-20000:],
+            progress=recorder.fraction, loss_curve=recorder.curve,
             finished_at=finished, updated_at=timezone.now(),
         )
     except DatabaseError:
@@ -505,16 +507,21 @@ def maybe_train_all() -> list[int]:
 
 # --- using the active model -----------------------------------------------------------------
 
-_SCORERS: OrderedDict[tuple[int, str], Any] = OrderedDict()
+_SCORERS: OrderedDict[tuple[int, str, str], Any] = OrderedDict()
 _SCORERS_LOCK = threading.Lock()
-_SCORER_LOCKS: dict[tuple[int, str], threading.Lock] = {}
+_SCORER_LOCKS: dict[tuple[int, str, str], threading.Lock] = {}
 SCORER_CACHE_SIZE = 4
 
 
+def _scorer_key(version: RewardModelVersion) -> tuple[int, str, str]:
+    # A version's files never change; the folder and creation time also tell apart rows
+    # that reuse an id (a database restored or recreated beside old artifacts).
+    return (version.pk, str(version.directory), version.created_at.isoformat())
+
+
 def scorer_for(version: RewardModelVersion):
-    """The loaded model of a version, cached per process (a version's files never change,
-    so the key is the version row and its path)."""
-    key = (version.pk, version.artifact_path)
+    """The loaded model of a version, cached per process (the few most recent ones)."""
+    key = _scorer_key(version)
     with _SCORERS_LOCK:
         if key in _SCORERS:
             _SCORERS.move_to_end(key)
@@ -532,7 +539,7 @@ def scorer_for(version: RewardModelVersion):
 def _scorer_lock(version: RewardModelVersion) -> threading.Lock:
     # Hugging Face fast tokenizers are not safe to share between threads mid-call.
     with _SCORERS_LOCK:
-        return _SCORER_LOCKS.setdefault((version.pk, version.artifact_path), threading.Lock())
+        return _SCORER_LOCKS.setdefault(_scorer_key(version), threading.Lock())
 
 
 def clear_scorer_cache() -> None:
