@@ -886,7 +886,7 @@
       return make("p", { class: "muted" }, `Reward model ${data.model_version} has no scores for these responses yet.`);
     }
     return make("div", null,
-      make("p", { class: "muted small" }, `Reward model ${data.model_version}: score before → after learning from labels like yours.`),
+      make("p", { class: "muted small" }, `Reward model ${data.model_version}: each response's score before → after one learning step on your label.`),
       make("ol", { class: "score-chart" }, ...rows),
       make("p", { class: "legend muted small" },
         make("span", { class: "swatch before" }), " before ", make("span", { class: "swatch after" }), " after"));
