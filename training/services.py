@@ -32,7 +32,7 @@ import time
 import traceback
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,7 @@ def reward_model_settings(project: Project) -> dict[str, Any]:
     return merged
 
 
-def _trainer():
+def trainer_module():
     # torch and transformers load only where a model is trained or used.
     from training import reward_model
 
@@ -125,12 +125,7 @@ def embedding_cache():
 def train_config(*, project: Project, params: dict[str, Any]):
     """The trainer's config from the project's ``reward_model`` settings overlaid with the
     run's params. Keys the config does not have are ours (schedule, split) or ignored."""
-    from dataclasses import fields
-
-    trainer = _trainer()
-    known = {f.name for f in fields(trainer.TrainConfig)}
-    values = {**reward_model_settings(project), **params}
-    return trainer.TrainConfig(**{k: v for k, v in values.items() if k in known})
+    return trainer_module().TrainConfig.from_dict({**reward_model_settings(project), **params})
 
 
 # --- starting runs ----------------------------------------------------------------------
@@ -317,7 +312,7 @@ def _eval_split_info(*, train, eval_, fraction: float, seed: int) -> dict[str, A
 
 def _train_and_publish(*, run: TrainingRun, staging: Path, progress,
                        recorder: ProgressRecorder) -> RewardModelVersion:
-    trainer = _trainer()
+    trainer = trainer_module()
     project = run.project
     options = {**reward_model_settings(project), **run.params}
     data = selectors.comparisons_for(project=project)
@@ -329,44 +324,49 @@ def _train_and_publish(*, run: TrainingRun, staging: Path, progress,
             f"{len(data.comparisons)} labelled items with a preference; a reward model needs "
             f"at least {MIN_COMPARISONS} (gold items and all-tied rankings do not count)."
         )
-    by_item = {c.item_id: c for c in data.comparisons}
+    # Items labelled by several people carry a human ceiling: how often one annotator
+    # agrees with the consensus. Single labels say nothing about it.
+    agreement = {c.item_id: c.agreement for c in data.comparisons if c.n_annotations > 1}
     comparisons = [c.to_trainer() for c in data.comparisons]
+    config = train_config(project=project, params=run.params)
     fraction, seed = float(options["eval_fraction"]), int(options["seed"])
     train_set, eval_set = trainer.split_by_item(comparisons, eval_fraction=fraction, seed=seed)
-    config = train_config(project=project, params=run.params)
-    result = trainer.train(train_set, config=config, cache=embedding_cache(), progress=progress)
-    metrics = dict(trainer.evaluate(result, eval_set))
-    metrics.update(_ceiling(eval_set, by_item))
-    metrics["n_train"], metrics["n_eval"] = len(train_set), len(eval_set)
+    cache = embedding_cache()
+    # The split is made here, once, so that the active model can be judged on the same
+    # items; the trainer itself holds nothing more out.
+    result = trainer.train(train_set, config=replace(config, eval_fraction=0.0), cache=cache,
+                           progress=progress, train_metrics=False)
+    metrics = finite(trainer.evaluate(result, eval_set, agreement=agreement or None))
+    metrics.setdefault("human_ceiling", None)
+    metrics.update(n_train=len(train_set), n_eval=len(eval_set),
+                   train_seconds=round(float(result.seconds), 2))
 
     trainer.save(result, staging)
     active = selectors.active_reward_model(project_id=project.pk)
     decision = _decide(active=active, metrics=metrics, eval_set=eval_set, options=options,
-                       force=bool(run.params.get("force")))
-    version = publish(run=run, staging=staging, metrics=metrics, config=_jsonable(config),
-                      fingerprint=data.fingerprint,
-                      eval_split=_eval_split_info(train=train_set, eval_=eval_set,
-                                                  fraction=fraction, seed=seed),
-                      activate=decision.activate, outcome=decision.outcome,
-                      curve=recorder.curve)
-    return version
+                       force=bool(run.params.get("force")), cache=cache)
+    return publish(run=run, staging=staging, metrics=metrics, config=finite(config.to_dict()),
+                   fingerprint=data.fingerprint,
+                   eval_split=_eval_split_info(train=train_set, eval_=eval_set,
+                                               fraction=fraction, seed=seed),
+                   activate=decision.activate, outcome=decision.outcome, curve=recorder.curve)
 
 
-def _ceiling(eval_set, by_item) -> dict[str, Any]:
-    multi = [by_item[c.item_id] for c in eval_set
-             if c.item_id in by_item and by_item[c.item_id].n_annotations > 1]
-    if not multi:
-        return {}
-    return {"human_agreement": sum(c.agreement for c in multi) / len(multi),
-            "n_eval_multi_labelled": len(multi)}
+def finite(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe copy: NaN and infinities become None (PostgreSQL's JSON has no NaN),
+    tuples become lists."""
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {str(k): clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        if isinstance(value, (str, int, float, bool, type(None))):
+            return value
+        return str(value)
 
-
-def _jsonable(config) -> dict[str, Any]:
-    from dataclasses import asdict, is_dataclass
-
-    raw = asdict(config) if is_dataclass(config) else dict(vars(config))
-    return {k: (v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v))
-            for k, v in raw.items()}
+    return clean(dict(values))
 
 
 @dataclass
@@ -377,7 +377,7 @@ class Decision:
 
 
 def _decide(*, active: RewardModelVersion | None, metrics: dict[str, Any], eval_set,
-            options: dict[str, Any], force: bool) -> Decision:
+            options: dict[str, Any], force: bool, cache=None) -> Decision:
     """Activate when nothing is active, when forced, or when the new model's accuracy on
     its own eval split is at least the active model's on that same split plus
     ``min_improvement``."""
@@ -386,12 +386,16 @@ def _decide(*, active: RewardModelVersion | None, metrics: dict[str, Any], eval_
     if force:
         return Decision(True, f"activated: forced over {active.name}")
     try:
-        old = dict(_trainer().evaluate(scorer_for(active), eval_set))
-    except (OSError, ValueError, RuntimeError) as exc:
+        old = finite(evaluate_version(active, eval_set, cache=cache))
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
         # The active model's files are gone or unreadable: it cannot be kept anyway.
         return Decision(True, f"activated: {active.name} could not be evaluated ({exc})")
-    metrics["active_model"] = {"version": active.version, **_plain(old)}
-    new_acc, old_acc = float(metrics["accuracy"]), float(old["accuracy"])
+    metrics["active_model"] = {"version": active.version, **old}
+    new_acc, old_acc = metrics.get("accuracy"), old.get("accuracy")
+    if new_acc is None:
+        return Decision(False, f"kept {active.name}: the new model has no eval accuracy")
+    if old_acc is None:
+        return Decision(True, f"activated: {active.name} has no accuracy on these items")
     needed = float(options.get("min_improvement") or 0.0)
     if new_acc >= old_acc + needed:
         return Decision(True, f"activated: accuracy {new_acc:.3f} vs {old_acc:.3f} of "
@@ -400,8 +404,16 @@ def _decide(*, active: RewardModelVersion | None, metrics: dict[str, Any], eval_
                            f"the same eval items (needs +{needed:g})")
 
 
-def _plain(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, type(None)))}
+def evaluate_version(version: RewardModelVersion, comparisons, *, cache=None) -> dict[str, Any]:
+    """A published model's metrics on some comparisons. The process's shared scorer
+    borrows the embedding cache only for this call (it never keeps texts sent to the API)."""
+    scorer = scorer_for(version)
+    with _scorer_lock(version):
+        kept = scorer.cache
+        try:
+            return dict(trainer_module().evaluate(scorer, comparisons, cache=cache))
+        finally:
+            scorer.cache = kept
 
 
 def publish(*, run: TrainingRun, staging: Path, metrics: dict[str, Any], config: dict[str, Any],
@@ -526,7 +538,7 @@ def scorer_for(version: RewardModelVersion):
         if key in _SCORERS:
             _SCORERS.move_to_end(key)
             return _SCORERS[key]
-    scorer = _trainer().load(version.directory)
+    scorer = trainer_module().load(version.directory)
     with _SCORERS_LOCK:
         _SCORERS[key] = scorer
         _SCORER_LOCKS.setdefault(key, threading.Lock())
@@ -599,7 +611,7 @@ def feedback_for(*, assignment_id: int, user) -> dict[str, Any]:
     lr = reward_model_settings(project).get("feedback_lr")
     kwargs = {"lr": float(lr)} if lr else {}
     with _scorer_lock(version):
-        before, after = _trainer().preview_step(scorer, prompt, texts, ranking, **kwargs)
+        before, after = trainer_module().preview_step(scorer, prompt, texts, ranking, **kwargs)
     return {
         "model_version": version.name,
         "responses": [{"id": rid, "before": float(b), "after": float(a)}
@@ -630,13 +642,22 @@ def score_open_items(*, project: Project, batch_size: int = 200) -> int:
         for item_id, text in (Response.objects.filter(item_id__in=[r[0] for r in rows])
                               .order_by("item_id", "position").values_list("item_id", "text")):
             texts.setdefault(item_id, []).append(text)
-        gaps: dict[int, float | None] = {}
+        prompts, responses, owners = [], [], []
+        for item_id, prompt, messages in rows:
+            item_texts = texts.get(item_id, [])
+            if len(item_texts) < 2:
+                continue
+            text = selectors.prompt_text(prompt=prompt, messages=messages)
+            prompts.extend([text] * len(item_texts))
+            responses.extend(item_texts)
+            owners.extend([item_id] * len(item_texts))
         with _scorer_lock(version):
-            for item_id, prompt, messages in rows:
-                responses = texts.get(item_id, [])
-                if len(responses) < 2:
-                    continue
-                scores = sorted(float(s) for s in scorer.score(
-                    selectors.prompt_text(prompt=prompt, messages=messages), responses))
-                gaps[item_id] = min(b - a for a, b in zip(scores, scores[1:], strict=False))
+            rewards = scorer.rewards(prompts, responses).tolist() if responses else []
+        by_item: dict[int, list[float]] = {}
+        for item_id, reward in zip(owners, rewards, strict=True):
+            by_item.setdefault(item_id, []).append(float(reward))
+        gaps: dict[int, float | None] = {}
+        for item_id, scores in by_item.items():
+            scores.sort()
+            gaps[item_id] = min(b - a for a, b in zip(scores, scores[1:], strict=False))
         done += record_uncertainty(project=project, uncertainty=gaps)

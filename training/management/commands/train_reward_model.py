@@ -20,6 +20,16 @@ from training import selectors, services
 from training.models import TrainingRun
 
 
+class ProgressBar(tqdm):
+    """tqdm fed by the trainer's ``progress(fraction, loss)``."""
+
+    def update_to(self, fraction: float, loss: float | None = None) -> None:
+        self.n = round(100 * float(fraction), 1)
+        if loss is not None:
+            self.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
+        self.refresh()
+
+
 class Command(BaseCommand):
     help = "Train a reward model on a project's rankings, or cross-validate one (--cv K)."
 
@@ -45,7 +55,7 @@ class Command(BaseCommand):
         if cv is not None:
             if cv < 2:
                 raise CommandError("--cv needs at least 2 folds.")
-            return self._cross_validate(target, params=params, folds=cv)
+            return self._cross_validate(target, params=params, folds=cv, no_progress=no_progress)
         if force:
             params["force"] = True
         try:
@@ -53,17 +63,9 @@ class Command(BaseCommand):
                                             triggered_by=TrainingRun.Trigger.CLI, dispatch=False)
         except APIException as exc:
             raise CommandError(str(exc.detail)) from None
-        bar = tqdm(total=100, unit="%", desc=f"run {run.pk}", disable=no_progress,
-                   file=self.stderr._out, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}% {postfix}")
-
-        def progress(fraction, loss):
-            bar.n = round(100 * fraction, 1)
-            if loss is not None:
-                bar.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
-            bar.refresh()
-
+        bar = self._bar(f"run {run.pk}", disable=no_progress)
         started = time.perf_counter()
-        run = services.execute_run(run_id=run.pk, on_progress=progress)
+        run = services.execute_run(run_id=run.pk, on_progress=bar.update_to)
         bar.close()
         seconds = time.perf_counter() - started
         version = getattr(run, "reward_model", None)
@@ -77,8 +79,9 @@ class Command(BaseCommand):
             raise CommandError(f"Run {run.pk} failed: {run.error}")
         self.stdout.write(self.style.SUCCESS(f"Run {run.pk}: {run.outcome}"))
 
-    def _cross_validate(self, project: Project, *, params: dict, folds: int) -> None:
-        trainer = services._trainer()
+    def _cross_validate(self, project: Project, *, params: dict, folds: int,
+                        no_progress: bool) -> None:
+        trainer = services.trainer_module()
         started = time.perf_counter()
         data = selectors.comparisons_for(project=project)
         if len(data.comparisons) < folds:
@@ -86,9 +89,17 @@ class Command(BaseCommand):
         config = services.train_config(project=project, params=params)
         self.stderr.write(f"{len(data.comparisons)} comparisons from "
                           f"{data.fingerprint['n_annotations']} annotations; {folds}-fold "
-                          f"cross-validation by item ({config.mode if hasattr(config, 'mode') else ''})")
-        result = trainer.cross_validate([c.to_trainer() for c in data.comparisons],
-                                        config=config, folds=folds)
+                          f"cross-validation by item, mode {config.mode}")
+        bar = self._bar(f"{folds}-fold CV", disable=no_progress)
+        try:
+            result = trainer.cross_validate(
+                [c.to_trainer() for c in data.comparisons], config=config, folds=folds,
+                seed=config.seed, cache=services.embedding_cache(), progress=bar.update_to,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            bar.close()
         seconds = time.perf_counter() - started
         accuracies = [float(fold["accuracy"]) for fold in result["folds"]]
         for number, accuracy in enumerate(accuracies, start=1):
@@ -96,9 +107,17 @@ class Command(BaseCommand):
         mean = sum(accuracies) / len(accuracies)
         self.stdout.write(f"mean {folds}-fold accuracy: {mean:.4f}")
         self.stdout.write(f"time: {seconds:.1f} s")
-        self.stdout.write(json.dumps({"folds": folds, "accuracy": accuracies, "mean_accuracy": mean,
-                                      "n_comparisons": len(data.comparisons),
-                                      "seconds": round(seconds, 1)}))
+        self.stdout.write(json.dumps({
+            "folds": folds, "accuracy": accuracies, "mean_accuracy": mean,
+            "std_accuracy": result.get("std_accuracy"), "n_comparisons": len(data.comparisons),
+            "mode": config.mode, "seconds": round(seconds, 1),
+        }))
+
+    def _bar(self, desc: str, *, disable: bool) -> ProgressBar:
+        return ProgressBar(total=100, unit="%", desc=desc, disable=disable,
+                           file=self.stderr._out,
+                           bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}% [{elapsed}<{remaining}]"
+                                      "{postfix}")
 
     def _project(self, ref: str) -> Project:
         if ref.isdigit():

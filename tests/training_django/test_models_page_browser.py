@@ -1,0 +1,86 @@
+"""The models page in Chromium: versions, the score box (fetch + CSRF), training by hand."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD
+from training import services
+from training.models import TrainingRun
+
+from .conftest import curt, helpful, prompt_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+
+
+@pytest.fixture
+def page(live_server):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    errors: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(30_000)
+        tab = context.new_page()
+        tab.on("pageerror", lambda exc: errors.append(str(exc)))
+        tab.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+        yield tab
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    assert not [e for e in errors if "Failed to load resource" not in e], errors
+
+
+def log_in(page, live_server, username):
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("form button[type=submit]")
+
+
+def test_reviewer_scores_their_own_responses(labelled, live_server, page,
+                                            django_capture_on_commit_callbacks):
+    project, users = labelled
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.request_training(project=project)
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.traceback
+    log_in(page, live_server, users["reviewer"].username)
+    page.goto(f"{live_server.url}/projects/{project.pk}/")
+    page.click("text=Reward models")
+    assert page.locator("#versions").inner_text().count("active") == 1
+    assert page.locator("#loss-curve").count() == 1
+    assert page.locator("#train-now").count() == 0
+
+    topic = "assemble a bookshelf"
+    page.fill("#score-prompt", prompt_for(topic))
+    page.fill("#score-responses", f"{curt(topic)}\n---\n{helpful(topic)}")
+    page.click("#score-button")
+    page.wait_for_selector("#score-results:not([hidden])")
+    text = page.inner_text("#score-results")
+    assert "Scored by v1" in text
+    scores = [float(x) for x in re.findall(r"^(-?[0-9]+\.[0-9]{3})", text, re.M)]
+    assert len(scores) == 2 and scores[1] > scores[0]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "reward-models-page.png"), full_page=True)
+
+
+def test_manager_trains_from_the_page(labelled, live_server, page):
+    project, users = labelled
+    log_in(page, live_server, users["manager"].username)
+    page.goto(f"{live_server.url}/projects/{project.pk}/models/")
+    with page.expect_navigation():
+        page.click("#train-now")
+    run = TrainingRun.objects.get(project=project)
+    assert run.requested_by == users["manager"]
+    page.wait_for_selector("#versions")
+    assert "v1" in page.inner_text("#versions")
