@@ -203,6 +203,20 @@ def process_cpu_seconds(pid: int) -> float:
     return total
 
 
+def database_cpu_seconds(conninfo: str) -> float | None:
+    """CPU of the PostgreSQL backends serving the benchmark's database (a local server);
+    None when their processes cannot be read."""
+    import psycopg
+
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        pids = [row[0] for row in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()")]
+    if not pids or not Path(f"/proc/{pids[0]}/stat").exists():
+        return None
+    return sum(process_cpu_seconds(pid) for pid in pids)
+
+
 def login(port: int, username: str) -> str:
     status, body = Api(port).call("POST", "/api/v1/auth/token/",
                                   {"username": username, "password": PASSWORD})
@@ -219,7 +233,7 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def http_loop(*, port: int, tokens: list[str], project_ids: list[int], seconds: float,
-              server_pid: int) -> dict:
+              server_pid: int, conninfo: str) -> dict:
     stop_at = [0.0]
     barrier = threading.Barrier(len(tokens) + 1)
     results: list[dict] = []
@@ -262,11 +276,16 @@ def http_loop(*, port: int, tokens: list[str], project_ids: list[int], seconds: 
     started = time.monotonic()
     server_cpu, client_cpu = process_cpu_seconds(server_pid), time.process_time()
     barrier.wait()
+    # Read once every annotator has its connection, so the server's backends exist.
+    time.sleep(min(1.0, seconds / 10))
+    db_cpu = database_cpu_seconds(conninfo)
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
     server_cpu = process_cpu_seconds(server_pid) - server_cpu
     client_cpu = time.process_time() - client_cpu
+    db_after = database_cpu_seconds(conninfo)
+    db_cpu = None if db_cpu is None or db_after is None else db_after - db_cpu
     nexts = [v for r in results for v in r["next"]]
     submits = [v for r in results for v in r["submit"]]
     labels = sum(r["labels"] for r in results)
@@ -286,6 +305,7 @@ def http_loop(*, port: int, tokens: list[str], project_ids: list[int], seconds: 
         # CPU per label of the web processes and of this process's HTTP clients.
         "server_cpu_ms_per_label": round(server_cpu / labels * 1000, 2) if labels else None,
         "client_cpu_ms_per_label": round(client_cpu / labels * 1000, 2) if labels else None,
+        "db_cpu_ms_per_label": round(db_cpu / labels * 1000, 2) if labels and db_cpu else None,
     }
 
 
@@ -412,13 +432,16 @@ def main() -> None:
     load_seconds = round(time.monotonic() - loaded, 1)
     connection.close()
 
+    db = settings.DATABASES["default"]
+    conninfo = (f"dbname={db['NAME']} user={db['USER']} host={db['HOST']} "
+                f"port={db['PORT'] or 5432}")
     server = start_server(args)
     try:
         tokens = [login(args.port, user.username) for user in annotators]
         warm = Api(args.port, tokens[0])
         for projects in pools.values():
             for project in projects:
-                # The first claim of a project computes its queue once; keep it off the clock.
+                # Open each project's connections and caches before the clock starts.
                 status, task = warm.call("GET", f"/api/v1/projects/{project.pk}/next/")
                 ids = [r["id"] for r in task["item"]["responses"]]
                 warm.call("POST", f"/api/v1/assignments/{task['assignment']}/submit/",
@@ -428,14 +451,11 @@ def main() -> None:
             result = {"items": n, "projects": len(projects)}
             result.update(http_loop(port=args.port, tokens=tokens,
                                     project_ids=[p.pk for p in projects], seconds=args.seconds,
-                                    server_pid=server.pid))
+                                    server_pid=server.pid, conninfo=conninfo))
             sizes.append(result)
     finally:
         stop_server(server)
 
-    db = settings.DATABASES["default"]
-    conninfo = (f"dbname={db['NAME']} user={db['USER']} host={db['HOST']} "
-                f"port={db['PORT'] or 5432}")
     for result in sizes:
         if args.skip_bare:
             continue

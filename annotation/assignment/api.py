@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from knox.auth import TokenAuthentication
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import serializers, services
-
-
-class LeanTokenAuthentication(TokenAuthentication):
-    """Knox token authentication without its per-request housekeeping.
-
-    Knox loads every token of the user on each request to delete the expired ones: one more
-    query per request, growing with the user's tokens, on the path an annotator hits twice
-    per label. The presented token is still checked (and deleted) when it expired; other
-    expired tokens are refused whenever they are presented.
-    """
-
-    def _cleanup_token(self, auth_token) -> bool:
-        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
-            auth_token.delete()
-            return True
-        return False
+from .auth import LeanTokenAuthentication
 
 
 class EngineApi(APIView):

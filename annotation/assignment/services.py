@@ -164,11 +164,22 @@ def _counter_update(*, overlap: int, done: int = 0, live: int = 0) -> dict:
 
 
 def _sync_queue(project: Project) -> None:
-    """Recompute the queue once after someone changed the project's overlap."""
+    """Bring the items' queue state in line with the project's overlap, once, after someone
+    changed it. Only one claim does the work: the conditional UPDATE on the project row lets
+    one transaction through and makes the others wait for its commit, after which they find
+    nothing to do. While ``queue_overlap`` is unset the engine never ran in the project, so
+    every item still has zero counters, which read the same under any overlap."""
     if project.queue_overlap == project.overlap:
         return
-    Item.objects.filter(project_id=project.pk).update(queue_state=_queue_state(project.overlap))
-    Project.objects.filter(pk=project.pk).update(queue_overlap=project.overlap)
+    rows = Project.objects.filter(pk=project.pk, overlap=project.overlap)
+    if project.queue_overlap is None:
+        rows = rows.filter(queue_overlap__isnull=True)
+    else:
+        rows = rows.filter(queue_overlap=project.queue_overlap)
+    if rows.update(queue_overlap=project.overlap) and project.queue_overlap is not None:
+        Item.objects.filter(project_id=project.pk).update(
+            queue_state=_queue_state(project.overlap)
+        )
     project.queue_overlap = project.overlap
 
 
@@ -191,14 +202,17 @@ def _expire(leases: Iterable[tuple[int, int, int]]) -> int:
     return len(leases)
 
 
-def _retrying(claim):
-    """Run ``claim`` in a transaction, again when a race lost it: a unique-constraint
-    collision (the same annotator claiming twice at once) or a deadlock between reclaims."""
+def _retrying(work, *, retry_integrity_errors: bool = True):
+    """Run ``work`` in a transaction, again when a race lost it: a unique-constraint
+    collision (the same annotator claiming twice at once) or a deadlock, which PostgreSQL
+    resolves by aborting one of the transactions involved."""
     for attempt in range(CLAIM_ATTEMPTS):
         try:
             with transaction.atomic():
-                return claim()
+                return work()
         except IntegrityError:
+            if not retry_integrity_errors:
+                raise
             continue
         except OperationalError as exc:
             if attempt + 1 == CLAIM_ATTEMPTS or not _is_transient(exc):
@@ -249,7 +263,7 @@ def next_task(*, project_id: int, annotator, now: datetime | None = None,
 
 
 def _next_task(*, project_id: int, annotator, now: datetime, rng) -> Task | None:
-    membership = statements.annotator(project_id=project_id, user_id=annotator.pk)
+    membership = statements.annotator(project_id=project_id, user_id=annotator.pk, now=now)
     if membership is None:
         _refuse_non_member(project_id=project_id, user=annotator)
     _check_may_annotate(membership)
@@ -258,13 +272,14 @@ def _next_task(*, project_id: int, annotator, now: datetime, rng) -> Task | None
 
     mine: statements.Lease | None = None
     expired: list[tuple[int, int, int]] = []
-    for lease in statements.leases_to_settle(project_id=project.pk, user_id=annotator.pk,
-                                             now=now):
-        if lease.lease_expires_at <= now:
-            expired.append((lease.id, lease.item_id, project.overlap))
-        elif lease.annotator_id == annotator.pk and mine is None:
-            mine = lease
-    _expire(expired)
+    if membership.leases_to_settle:
+        for lease in statements.leases_to_settle(project_id=project.pk, user_id=annotator.pk,
+                                                 now=now):
+            if lease.lease_expires_at <= now:
+                expired.append((lease.id, lease.item_id, project.overlap))
+            elif lease.annotator_id == annotator.pk and mine is None:
+                mine = lease
+        _expire(expired)
     if mine is not None:
         return _task(membership=membership, assignment=Assignment(
             id=mine.id, project_id=project.pk, item_id=mine.item_id, annotator_id=annotator.pk,
@@ -299,7 +314,7 @@ def _next_task(*, project_id: int, annotator, now: datetime, rng) -> Task | None
             )
             return _lease(membership=membership, item_id=item.id,
                           expired_assignment_id=item.expired_assignment_id, reason=reason,
-                          now=now, rng=rng)
+                          now=now, rng=rng, shown=item.shown)
         # Its queue state was stale (set for another overlap and missed): correct it and
         # look again. The locked row stays ours until commit, so the next look skips it.
         Item.objects.filter(pk=item.id).update(queue_state=_queue_state(project.overlap))
@@ -325,9 +340,11 @@ def _practice_task(*, membership: Membership, annotator, required: int, min_accu
 
 
 def _lease(*, membership: Membership, item_id: int, expired_assignment_id: int | None,
-           reason: str, now: datetime, rng, is_practice: bool = False) -> Task:
+           reason: str, now: datetime, rng, is_practice: bool = False,
+           shown: statements.Shown | None = None) -> Task:
     project = membership.project
-    shown = statements.item_shown(item_id=item_id)
+    if shown is None:
+        shown = statements.item_shown(item_id=item_id)
     order = list(shown.texts)
     rng.shuffle(order)
     expires = now + timedelta(seconds=project.lease_seconds)
@@ -373,9 +390,10 @@ def submit_annotation(*, assignment_id: int, annotator, ranking: Any, strength: 
     body = {"ranking": ranking, "strength": strength, "flags": flags, "rationale": rationale,
             "duration_ms": duration_ms}
     try:
-        with transaction.atomic():
-            return _submit(assignment_id=assignment_id, annotator=annotator, body=body,
-                           idempotency_key=idempotency_key, now=now or timezone.now())
+        return _retrying(lambda: _submit(
+            assignment_id=assignment_id, annotator=annotator, body=body,
+            idempotency_key=idempotency_key, now=now or timezone.now(),
+        ), retry_integrity_errors=False)
     except IntegrityError:
         # The assignment row lock serialises submissions of one assignment, so the only
         # collision left is a key this annotator already used for another assignment.

@@ -111,7 +111,14 @@ SELECT m.id, m.role, m.status, m.qualified_at,
        CASE WHEN g.id IS NULL THEN 0
             WHEN EXISTS (SELECT 1 FROM {T["ack"]} k
                          WHERE k.guideline_id = g.id AND k.user_id = %(user)s) THEN 1
-            ELSE 0 END
+            ELSE 0 END,
+       CASE WHEN EXISTS (SELECT 1 FROM {T["assignment"]} a
+                         WHERE a.project_id = m.project_id AND a.annotator_id = %(user)s
+                           AND a.status = '{LEASED}')
+              OR EXISTS (SELECT 1 FROM {T["assignment"]} a
+                         WHERE a.project_id = m.project_id AND a.status = '{LEASED}'
+                           AND a.lease_expires_at <= %(now)s)
+            THEN 1 ELSE 0 END
 FROM {T["membership"]} m
 JOIN {T["project"]} p ON p.id = m.project_id
 LEFT JOIN {T["guideline"]} g ON g.id = (
@@ -120,14 +127,17 @@ LEFT JOIN {T["guideline"]} g ON g.id = (
 WHERE m.project_id = %(project)s AND m.user_id = %(user)s"""
 
 
-def annotator(*, project_id: int, user_id: int) -> Membership | None:
+def annotator(*, project_id: int, user_id: int, now: datetime) -> Membership | None:
     """The membership, locked (one person's claims queue), with its project, the current
-    guideline version and whether the user acknowledged it."""
-    row = _one(ANNOTATOR + _lock("m"), {"project": project_id, "user": user_id})
+    guideline version, whether the user acknowledged it, and ``leases_to_settle``: whether
+    the user holds a lease here or the project has expired ones (else the claim need not
+    look)."""
+    row = _one(ANNOTATOR + _lock("m"), {"project": project_id, "user": user_id,
+                                        "now": _when(now)})
     if row is None:
         return None
     (membership_id, role, status, qualified_at, name, k, overlap, gold_rate, lease_seconds,
-     settings, queue_overlap, version, acknowledged) = row
+     settings, queue_overlap, version, acknowledged, leases_to_settle) = row
     project = Project(id=project_id, name=name, responses_per_item=k, overlap=overlap,
                       gold_rate=gold_rate, lease_seconds=lease_seconds,
                       settings=_json(settings) or {}, queue_overlap=queue_overlap)
@@ -135,6 +145,7 @@ def annotator(*, project_id: int, user_id: int) -> Membership | None:
                             status=status, qualified_at=_aware(qualified_at))
     membership.guideline_version = version
     membership.guideline_acknowledged = bool(acknowledged)
+    membership.leases_to_settle = bool(leases_to_settle)
     return membership
 
 
@@ -171,18 +182,37 @@ def leases_to_settle(*, project_id: int, user_id: int, now: datetime,
 
 
 @dataclass
+class Shown:
+    prompt: str
+    messages: Any
+    uncertainty: float | None
+    texts: dict[int, str]  # response id -> text, in import order
+
+
+@dataclass
 class Candidate:
     id: int
     annotations_done: int
     leases_live: int
     uncertainty: float | None
     expired_assignment_id: int | None
+    shown: Shown
 
 
+if connection.vendor == "postgresql":
+    RESPONSES_JSON = f"""(SELECT json_agg(json_build_array(r.position, r.id, r.text))
+        FROM {T["response"]} r WHERE r.item_id = i.id)"""
+else:
+    RESPONSES_JSON = f"""(SELECT json_group_array(json_array(r.position, r.id, r.text))
+        FROM {T["response"]} r WHERE r.item_id = i.id)"""
+
+# The annotator's assignment of an item, if any: the pair is unique, and NOT EXISTS below
+# has ruled out every status but expired, so this is the expired row to lease again.
 OPEN_ITEM = f"""
 SELECT i.id, i.annotations_done, i.leases_live, i.uncertainty,
        (SELECT x.id FROM {T["assignment"]} x
-        WHERE x.item_id = i.id AND x.annotator_id = %(user)s AND x.status = '{EXPIRED}')
+        WHERE x.item_id = i.id AND x.annotator_id = %(user)s),
+       i.prompt, i.messages, {RESPONSES_JSON}
 FROM {T["item"]} i
 WHERE i.project_id = %(project)s AND NOT i.is_gold AND i.queue_state IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM {T["assignment"]} a
@@ -196,10 +226,18 @@ ORDER_BY_UNCERTAINTY = "i.queue_state, i.uncertainty ASC NULLS LAST, i.id"
 
 def next_open_item(*, project_id: int, user_id: int, active_learning: bool) -> Candidate | None:
     """The first open item in serving order (``selectors.queue_order``) that this user has
-    not had, locked; items locked by concurrent claims are skipped."""
+    not had, locked, with what the annotator is shown of it; items locked by concurrent
+    claims are skipped."""
     sql = OPEN_ITEM.format(order=ORDER_BY_UNCERTAINTY if active_learning else ORDER_BY_AGE)
     row = _one(sql + _lock("i", skip_locked=True), {"project": project_id, "user": user_id})
-    return None if row is None else Candidate(*row)
+    if row is None:
+        return None
+    item_id, done, live, uncertainty, expired_id, prompt, messages, responses = row
+    texts = {rid: text for _position, rid, text in sorted(_json(responses) or [])}
+    return Candidate(id=item_id, annotations_done=done, leases_live=live,
+                     uncertainty=uncertainty, expired_assignment_id=expired_id,
+                     shown=Shown(prompt=prompt, messages=_json(messages),
+                                 uncertainty=uncertainty, texts=texts))
 
 
 TAKE_SLOT = f"""
@@ -210,14 +248,6 @@ WHERE id = %(item)s AND annotations_done + leases_live < %(overlap)s"""
 def take_slot(*, item_id: int, overlap: int) -> bool:
     """Count a lease on the item if it has a free slot (the last guard against over-fill)."""
     return _count(TAKE_SLOT, {"item": item_id, "overlap": overlap}) == 1
-
-
-@dataclass
-class Shown:
-    prompt: str
-    messages: Any
-    uncertainty: float | None
-    texts: dict[int, str]  # response id -> text, in import order
 
 
 ITEM_SHOWN = f"""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from annotation import services as project_services
 from annotation.models import Assignment, Membership
@@ -99,7 +100,7 @@ def test_the_gate_agrees_with_has_acknowledged_current(project, make_annotators)
     alice, bob = make_annotators(project, 2)
 
     def gate(user) -> bool:
-        m = statements.annotator(project_id=project.pk, user_id=user.pk)
+        m = statements.annotator(project_id=project.pk, user_id=user.pk, now=timezone.now())
         return m.guideline_version is None or m.guideline_acknowledged
 
     assert gate(alice) is has_acknowledged_current(project=project, user=alice) is True

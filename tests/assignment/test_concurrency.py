@@ -10,6 +10,7 @@ capacity outside the write transaction over-fills here on SQLite.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -26,7 +27,8 @@ N_ITEMS = 500
 OVERLAP = 3
 
 
-def _hammer(user, project_id: int, barrier: threading.Barrier, outcome: dict) -> None:
+def _hammer(user, project_id: int, barrier: threading.Barrier, outcome: dict,
+            labelled: list | None = None) -> None:
     client = APIClient()
     client.force_authenticate(user=user)
     created, statuses = [], Counter()
@@ -44,6 +46,8 @@ def _hammer(user, project_id: int, barrier: threading.Barrier, outcome: dict) ->
             statuses[f"submit {submitted.status_code}"] += 1
             if submitted.status_code == 201:
                 created.append(submitted.json()["annotation"])
+                if labelled is not None:
+                    labelled.append(1)
     except Exception as exc:  # reported by the test, with the thread's name
         statuses[f"error {type(exc).__name__}: {exc}"] += 1
     finally:
@@ -67,24 +71,57 @@ def test_32_annotators_never_overfill_or_double_assign(make_project, make_annota
         thread.join(timeout=540)
     assert not any(thread.is_alive() for thread in threads)
 
+    _check(project, outcome, n_items=N_ITEMS, overlap=OVERLAP, n_annotators=N_ANNOTATORS)
+
+
+def _check(project, outcome: dict, *, n_items: int, overlap: int, n_annotators: int) -> None:
     statuses = sum((s for _c, s in outcome.values()), Counter())
     unexpected = {k: v for k, v in statuses.items()
                   if k not in ("next 200", "next 204", "submit 201")}
     assert not unexpected, unexpected
-    assert statuses["next 204"] == N_ANNOTATORS  # every annotator ended with "nothing left"
+    assert statuses["next 204"] == n_annotators  # every annotator ended with "nothing left"
 
     created = [pk for c, _s in outcome.values() for pk in c]
-    assert len(created) == len(set(created)) == N_ITEMS * OVERLAP
+    assert len(created) == len(set(created)) == n_items * overlap
     assert Annotation.objects.filter(pk__in=created).count() == len(created)
     assert Annotation.objects.filter(project=project).count() == len(created)
 
     per_item = Counter(dict(Annotation.objects.filter(project=project).values("item_id")
                             .annotate(n=Count("id")).values_list("item_id", "n")))
-    assert max(per_item.values()) == OVERLAP, "an item was over-filled"
-    assert len(per_item) == N_ITEMS
+    assert max(per_item.values()) == overlap, "an item was over-filled"
+    assert len(per_item) == n_items
     duplicates = (Annotation.objects.filter(project=project).values("item_id", "annotator_id")
                   .annotate(n=Count("id")).filter(n__gt=1))
     assert not duplicates.exists()
-    assert not Item.objects.filter(project=project).exclude(annotations_done=OVERLAP).exists()
+    assert not Item.objects.filter(project=project).exclude(annotations_done=overlap).exists()
     assert not Item.objects.filter(project=project, leases_live__gt=0).exists()
     assert not Assignment.objects.filter(project=project).exclude(status="submitted").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_raising_overlap_while_annotators_work(make_project, make_annotators):
+    """The queue is recomputed once, by one claim, while the others keep claiming."""
+    from annotation import services as project_services
+
+    project = make_project(overlap=2, responses_per_item=2)
+    add_items(project, 150)
+    annotators = make_annotators(project, 12)
+    barrier = threading.Barrier(len(annotators))
+    outcome: dict = {}
+    labelled: list = []
+    threads = [threading.Thread(target=_hammer,
+                                args=(user, project.pk, barrier, outcome, labelled))
+               for user in annotators]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 120
+    while len(labelled) < 100 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    project.refresh_from_db()
+    project_services.update_project(actor=project.created_by, project=project, overlap=3)
+    connection.close()
+    for thread in threads:
+        thread.join(timeout=540)
+    assert not any(thread.is_alive() for thread in threads)
+    _check(project, outcome, n_items=150, overlap=3, n_annotators=len(annotators))
