@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from tests.conftest import PASSWORD
 from training import services
@@ -14,7 +15,7 @@ from training.models import TrainingRun
 
 from .conftest import curt, helpful, prompt_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
@@ -34,6 +35,10 @@ def page(live_server):
         tab.on("pageerror", lambda exc: errors.append(str(exc)))
         tab.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
         yield tab
+        # ORM calls made while Playwright's loop runs get their own connections (Django's
+        # connections are per async context): close them, or PostgreSQL keeps the test
+        # database busy at teardown.
+        connections.close_all()
         browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     assert not [e for e in errors if "Failed to load resource" not in e], errors

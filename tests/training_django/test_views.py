@@ -83,3 +83,15 @@ def test_loss_chart_scales_into_the_box():
     assert points[0][1] < points[1][1] < points[2][1]  # lower loss is drawn lower
     assert all(0 <= x <= chart["width"] and 0 <= y <= chart["height"] for x, y in points)
     assert loss_chart([[1.0, 0.3]]) is None
+
+
+def test_admin_lists_runs_and_versions(roles, django_user_model):
+    project, _ = roles
+    run = TrainingRun.objects.create(project=project, status="failed", error="boom")
+    RewardModelVersion.objects.create(project=project, version=1, metrics={"accuracy": 0.7},
+                                      artifact_path="reward_models/1/1", training_run=run)
+    admin = django_user_model.objects.create_superuser("rm-admin", password="x" * 12)
+    client = _client(admin)
+    for url in ("/admin/training/trainingrun/", "/admin/training/rewardmodelversion/",
+                f"/admin/training/trainingrun/{run.pk}/change/"):
+        assert client.get(url).status_code == 200, url
