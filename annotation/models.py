@@ -190,6 +190,12 @@ class Item(models.Model):
                 condition=Q(queue_state__isnull=False, is_gold=False),
             ),
             models.Index(fields=["project", "id"], name="item_gold_idx", condition=Q(is_gold=True)),
+            # Closed items by label count: finds the few closed with fewer labels than the
+            # overlap (leased, or closed under an overlap a manager has since raised).
+            models.Index(
+                fields=["project", "annotations_done"], name="item_closed_idx",
+                condition=Q(queue_state__isnull=True, is_gold=False),
+            ),
         ]
 
     def __str__(self) -> str:

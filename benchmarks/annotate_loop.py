@@ -49,7 +49,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--overlap", type=int, default=3)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)))
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--port", type=int, default=8731)
     parser.add_argument("--skip-bare", action="store_true", help="only the HTTP loop")
     return parser.parse_args()
@@ -354,6 +354,8 @@ def bare_loop(*, conninfo: str, user_ids: list[int], project_ids: list[int], ove
 
     stop_at = [0.0]
     barrier = threading.Barrier(len(user_ids) + 1)
+    finished = threading.Barrier(len(user_ids) + 1)
+    measured = threading.Event()
     counts: list[int] = []
     lock = threading.Lock()
 
@@ -383,6 +385,9 @@ def bare_loop(*, conninfo: str, user_ids: list[int], project_ids: list[int], ove
                     args["ranking"] = Jsonb([[i] for i in order])
                     conn.execute(STORE, args).fetchone()
                 labels += 1
+            # Keep the connection until its backend's CPU was read.
+            finished.wait()
+            measured.wait()
         with lock:
             counts.append(labels)
 
@@ -392,10 +397,17 @@ def bare_loop(*, conninfo: str, user_ids: list[int], project_ids: list[int], ove
     stop_at[0] = time.monotonic() + seconds
     started = time.monotonic()
     barrier.wait()
+    db_cpu = database_cpu_seconds(conninfo)
+    finished.wait()
+    elapsed = time.monotonic() - started
+    db_after = database_cpu_seconds(conninfo)
+    measured.set()
     for thread in threads:
         thread.join()
-    elapsed = time.monotonic() - started
-    return {"labels": sum(counts), "labels_per_s": round(sum(counts) / elapsed, 1)}
+    labels = sum(counts)
+    db_cpu = None if db_cpu is None or db_after is None else db_after - db_cpu
+    return {"labels": labels, "labels_per_s": round(labels / elapsed, 1),
+            "db_cpu_ms_per_label": round(db_cpu / labels * 1000, 2) if labels and db_cpu else None}
 
 
 # --- main -----------------------------------------------------------------------------
@@ -463,6 +475,7 @@ def main() -> None:
                          project_ids=[p.pk for p in bare_pools[result["items"]]],
                          overlap=args.overlap, seconds=args.seconds)
         result["bare_labels_per_s"] = bare["labels_per_s"]
+        result["bare_db_cpu_ms_per_label"] = bare["db_cpu_ms_per_label"]
         result["ratio"] = round(result["labels_per_s"] / bare["labels_per_s"], 2) \
             if bare["labels_per_s"] else None
 

@@ -75,7 +75,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Case, F, FloatField, PositiveSmallIntegerField, Value, When
+from django.db.models import (
+    Case,
+    F,
+    FloatField,
+    OuterRef,
+    PositiveSmallIntegerField,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual
 from django.utils import timezone
 from rest_framework import exceptions, status
@@ -140,12 +149,13 @@ class Submitted:
 
 # --- counters -------------------------------------------------------------------------
 
-def _queue_state(overlap: int, delta: int = 0) -> Case:
-    """The item's queue state after its counters move by ``delta`` (same UPDATE); the SQL
-    twin of ``statements.queue_state_sql``."""
+def _queue_state(delta: int = 0) -> Case:
+    """The item's queue state after its counters move by ``delta`` (same UPDATE), under the
+    project's overlap as the UPDATE reads it; the ORM twin of ``statements.queue_state_sql``."""
     filled = F("annotations_done") + F("leases_live")
     if delta:
         filled = filled + delta
+    overlap = Subquery(Project.objects.filter(pk=OuterRef("project_id")).values("overlap")[:1])
     return Case(
         When(GreaterThanOrEqual(filled, overlap), then=Value(None)),
         When(GreaterThan(filled, 0), then=Value(QueueState.STARTED)),
@@ -154,8 +164,8 @@ def _queue_state(overlap: int, delta: int = 0) -> Case:
     )
 
 
-def _counter_update(*, overlap: int, done: int = 0, live: int = 0) -> dict:
-    fields: dict[str, Any] = {"queue_state": _queue_state(overlap, done + live)}
+def _counter_update(*, done: int = 0, live: int = 0) -> dict:
+    fields: dict[str, Any] = {"queue_state": _queue_state(done + live)}
     if done:
         fields["annotations_done"] = F("annotations_done") + done
     if live:
@@ -177,28 +187,23 @@ def _sync_queue(project: Project) -> None:
     else:
         rows = rows.filter(queue_overlap=project.queue_overlap)
     if rows.update(queue_overlap=project.overlap) and project.queue_overlap is not None:
-        Item.objects.filter(project_id=project.pk).update(
-            queue_state=_queue_state(project.overlap)
-        )
+        Item.objects.filter(project_id=project.pk).update(queue_state=_queue_state())
     project.queue_overlap = project.overlap
 
 
-def _expire(leases: Iterable[tuple[int, int, int]]) -> int:
+def _expire(leases: Iterable[tuple[int, int]]) -> int:
     """Mark locked, still-leased assignments expired and give their slots back.
-    ``leases``: (assignment id, item id, the project's overlap)."""
+    ``leases``: (assignment id, item id)."""
     leases = list(leases)
     if not leases:
         return 0
-    Assignment.objects.filter(pk__in=[a for a, _i, _o in leases]).update(status=Status.EXPIRED)
-    per_item = Counter((item_id, overlap) for _a, item_id, overlap in leases)
-    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for (item_id, overlap), n in per_item.items():
-        groups[(overlap, n)].append(item_id)
-    for (overlap, n), item_ids in sorted(groups.items()):
+    Assignment.objects.filter(pk__in=[a for a, _i in leases]).update(status=Status.EXPIRED)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for item_id, n in Counter(item_id for _a, item_id in leases).items():
+        groups[n].append(item_id)
+    for n, item_ids in sorted(groups.items()):
         # Sorted ids: concurrent reclaims lock shared items in the same order.
-        Item.objects.filter(pk__in=sorted(item_ids)).update(
-            **_counter_update(overlap=overlap, live=-n)
-        )
+        Item.objects.filter(pk__in=sorted(item_ids)).update(**_counter_update(live=-n))
     return len(leases)
 
 
@@ -271,12 +276,12 @@ def _next_task(*, project_id: int, annotator, now: datetime, rng) -> Task | None
     _sync_queue(project)
 
     mine: statements.Lease | None = None
-    expired: list[tuple[int, int, int]] = []
+    expired: list[tuple[int, int]] = []
     if membership.leases_to_settle:
         for lease in statements.leases_to_settle(project_id=project.pk, user_id=annotator.pk,
                                                  now=now):
             if lease.lease_expires_at <= now:
-                expired.append((lease.id, lease.item_id, project.overlap))
+                expired.append((lease.id, lease.item_id))
             elif lease.annotator_id == annotator.pk and mine is None:
                 mine = lease
         _expire(expired)
@@ -295,18 +300,21 @@ def _next_task(*, project_id: int, annotator, now: datetime, rng) -> Task | None
     if project.gold_rate > 0 and rng.random() < project.gold_rate:
         item = selectors.gold_candidates(project=project, annotator=annotator).first()
         if item is not None:
-            Item.objects.filter(pk=item.pk).update(**_counter_update(overlap=project.overlap,
-                                                                     live=1))
+            Item.objects.filter(pk=item.pk).update(**_counter_update(live=1))
             return _lease(membership=membership, item_id=item.pk, expired_assignment_id=None,
                           reason=reasons.GOLD, now=now, rng=rng)
 
     active_learning = selectors.uses_active_learning(project)
+    reopened = False
     for _stale in range(CLAIM_ATTEMPTS):
         item = statements.next_open_item(project_id=project.pk, user_id=annotator.pk,
                                          active_learning=active_learning)
         if item is None:
-            return None
-        if statements.take_slot(item_id=item.id, overlap=project.overlap):
+            if reopened or not statements.reopen_items(project_id=project.pk):
+                return None
+            reopened = True
+            continue
+        if statements.take_slot(item_id=item.id):
             reason = reasons.for_open_item(
                 labels=item.annotations_done, in_progress=item.leases_live,
                 overlap=project.overlap, active_learning=active_learning,
@@ -317,7 +325,7 @@ def _next_task(*, project_id: int, annotator, now: datetime, rng) -> Task | None
                           now=now, rng=rng, shown=item.shown)
         # Its queue state was stale (set for another overlap and missed): correct it and
         # look again. The locked row stays ours until commit, so the next look skips it.
-        Item.objects.filter(pk=item.id).update(queue_state=_queue_state(project.overlap))
+        Item.objects.filter(pk=item.id).update(queue_state=_queue_state())
     return None
 
 
@@ -333,7 +341,7 @@ def _practice_task(*, membership: Membership, annotator, required: int, min_accu
             code="not_qualified",
         )
     number = selectors.practice_served(project=project, annotator=annotator) + 1
-    Item.objects.filter(pk=item.pk).update(**_counter_update(overlap=project.overlap, live=1))
+    Item.objects.filter(pk=item.pk).update(**_counter_update(live=1))
     return _lease(membership=membership, item_id=item.pk, expired_assignment_id=None,
                   reason=reasons.practice(number, required), now=now, rng=rng,
                   is_practice=True)
@@ -423,8 +431,8 @@ def _submit(*, assignment_id: int, annotator, body: dict, idempotency_key: str |
     # A lease still holds its slot, even past its time, and the label takes its place. A
     # reclaimed one needs a free slot, unless the item is gold (gold has no overlap).
     lease_held = held.status == Status.LEASED
-    if not statements.count_label(item_id=held.item_id, overlap=held.overlap,
-                                  lease_held=lease_held, bounded=not held.is_gold):
+    if not statements.count_label(item_id=held.item_id, lease_held=lease_held,
+                                  bounded=not held.is_gold):
         raise Conflict(
             "Your lease on this item expired and it has since got all the labels it "
             "needs; this submission was not stored.",
@@ -529,7 +537,6 @@ def skip_assignment(*, assignment_id: int, annotator, reason: Any = "",
     with transaction.atomic():
         assignment = (
             Assignment.objects.filter(pk=assignment_id, annotator=annotator)
-            .select_related("project")
             .select_for_update(of=("self",))
             .first()
         )
@@ -544,7 +551,7 @@ def skip_assignment(*, assignment_id: int, annotator, reason: Any = "",
                            code="already_submitted")
         if assignment.status == Status.LEASED:
             Item.objects.filter(pk=assignment.item_id).update(
-                **_counter_update(overlap=assignment.project.overlap, live=-1)
+                **_counter_update(live=-1)
             )
         Assignment.objects.filter(pk=assignment.pk).update(
             status=Status.SKIPPED, skip_reason=reason, finished_at=now
@@ -565,11 +572,10 @@ def reclaim_expired_leases(*, now: datetime | None = None, project: Project | No
         with transaction.atomic():
             batch = list(
                 selectors.expired_leases(now=now, project=project)
-                .select_related("project")
-                .only("id", "project_id", "item_id", "project__overlap")
+                .only("id", "item_id")
                 .select_for_update(skip_locked=True, of=("self",))[:batch_size]
             )
-            total += _expire((a.pk, a.item_id, a.project.overlap) for a in batch)
+            total += _expire((a.pk, a.item_id) for a in batch)
         if len(batch) < batch_size:
             break
     return total

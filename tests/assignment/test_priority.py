@@ -152,3 +152,25 @@ def test_raising_overlap_reopens_finished_items(make_project, make_annotators, c
                                ranking=_rank_all(task))
     assert services.next_task(project_id=project.pk, annotator=bob) is None
     assert Annotation.objects.count() == 3
+
+
+def test_an_item_closed_too_early_is_reopened_when_the_queue_runs_dry(make_project,
+                                                                      make_annotators):
+    """A claim that read the old overlap can close an item under it after a manager raised
+    it; the engine reopens such items before answering "nothing left"."""
+    project = make_project(overlap=1)
+    first, second = add_items(project, 2)
+    alice, bob = make_annotators(project, 2)
+    _label(alice, project)
+    project.overlap = 2
+    project.save()
+    services.next_task(project_id=project.pk, annotator=bob)  # recomputes the queue
+    # The stale write: the first item closed although it has one label of two.
+    Item.objects.filter(pk=first.pk).update(queue_state=None)
+    served = _label(alice, project)
+    assert served.item.pk == second.pk
+    assert services.next_task(project_id=project.pk, annotator=alice) is None
+    carol = make_annotators(project, 1, prefix="late")[0]
+    task = services.next_task(project_id=project.pk, annotator=carol)
+    assert task.item.pk == first.pk
+    assert task.reason == "finish started item (1/2 labels)"
