@@ -10,8 +10,7 @@ import pytest
 
 from annotation import services
 from annotation.models import Annotation, Assignment, Item, Membership, Project, Response
-
-from .conftest import MOBILE
+from tests.conftest import MOBILE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

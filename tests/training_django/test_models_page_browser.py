@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from django.db import connections
 
-from tests.conftest import PASSWORD
+from tests.conftest import ARTIFACTS, PASSWORD
 from training import services
 from training.models import TrainingRun
 
@@ -17,31 +15,15 @@ from .conftest import curt, helpful, prompt_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-
-
 @pytest.fixture
-def page(live_server):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    errors: list[str] = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=["--no-sandbox", "--disable-gpu"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(30_000)
-        tab = context.new_page()
-        tab.on("pageerror", lambda exc: errors.append(str(exc)))
-        tab.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
-        yield tab
-        # ORM calls made while Playwright's loop runs get their own connections (Django's
-        # connections are per async context): close them, or PostgreSQL keeps the test
-        # database busy at teardown.
-        connections.close_all()
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    assert not [e for e in errors if "Failed to load resource" not in e], errors
+def page(live_server, new_page):
+    tab = new_page({"width": 1280, "height": 900})
+    tab.set_default_timeout(30_000)
+    yield tab
+    # ORM calls made while Playwright's loop runs get their own connections (Django's
+    # connections are per async context): close them, or PostgreSQL keeps the test
+    # database busy at teardown.
+    connections.close_all()
 
 
 def log_in(page, live_server, username):
