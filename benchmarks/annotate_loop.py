@@ -58,6 +58,9 @@ def parse_args() -> argparse.Namespace:
 def setup_environment() -> str:
     database_url = os.environ.setdefault("DATABASE_URL", DEFAULT_DB)
     os.environ["RANKWISE_PROFILE"] = "local"
+    # Keep each web thread's connection for the whole run, so that the database CPU read
+    # from its backends covers the run (the default recycles them every minute).
+    os.environ.setdefault("DATABASE_CONN_MAX_AGE", "600")
     os.environ.setdefault("RANKWISE_DATA_DIR", str(ROOT / "var" / "bench"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rankwise.settings")
     os.environ["PYTHONPATH"] = os.pathsep.join(
@@ -242,16 +245,18 @@ def http_loop(*, port: int, tokens: list[str], project_ids: list[int], seconds: 
     def annotator(token: str, start: int) -> None:
         api = Api(port, token)
         nexts: list[float] = []
+        empties: list[float] = []
         submits: list[float] = []
         labels, errors, pool = 0, 0, start
         barrier.wait()
         while time.monotonic() < stop_at[0] and pool < len(project_ids):
             t0 = time.perf_counter()
             status, task = api.call("GET", f"/api/v1/projects/{project_ids[pool]}/next/")
-            nexts.append(time.perf_counter() - t0)
             if status == 204:
+                empties.append(time.perf_counter() - t0)
                 pool += 1
                 continue
+            nexts.append(time.perf_counter() - t0)
             if status != 200:
                 errors += 1
                 continue
@@ -266,8 +271,8 @@ def http_loop(*, port: int, tokens: list[str], project_ids: list[int], seconds: 
             else:
                 errors += 1
         with lock:
-            results.append({"next": nexts, "submit": submits, "labels": labels,
-                            "errors": errors})
+            results.append({"next": nexts, "empty": empties, "submit": submits,
+                            "labels": labels, "errors": errors})
 
     threads = [threading.Thread(target=annotator, args=(token, 0)) for token in tokens]
     for thread in threads:
@@ -288,6 +293,7 @@ def http_loop(*, port: int, tokens: list[str], project_ids: list[int], seconds: 
     db_cpu = None if db_cpu is None or db_after is None else db_after - db_cpu
     nexts = [v for r in results for v in r["next"]]
     submits = [v for r in results for v in r["submit"]]
+    empties = [v for r in results for v in r["empty"]]
     labels = sum(r["labels"] for r in results)
 
     def ms(value):
@@ -301,6 +307,9 @@ def http_loop(*, port: int, tokens: list[str], project_ids: list[int], seconds: 
         "next_p99_ms": ms(percentile(nexts, 0.99)),
         "submit_p50_ms": ms(percentile(submits, 0.5)),
         "submit_p99_ms": ms(percentile(submits, 0.99)),
+        # "Nothing left" answers: an annotator moving on to the next project of the pool.
+        "next_204": len(empties),
+        "next_204_p50_ms": ms(percentile(empties, 0.5)),
         "errors": sum(r["errors"] for r in results),
         # CPU per label of the web processes and of this process's HTTP clients.
         "server_cpu_ms_per_label": round(server_cpu / labels * 1000, 2) if labels else None,

@@ -32,15 +32,27 @@ What comes next (``next_task``), in this order
     Every task carries ``reason``; its wording lives in ``reasons``.
 
 The claim
-    One short transaction: lock the member's membership row (so one person's concurrent
-    requests queue instead of leasing two items), reclaim this project's expired leases
-    found on the way, then ``SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1`` the first
-    candidate, bump its counters with a conditional UPDATE (``annotations_done +
-    leases_live < overlap``, so a stale queue state can never over-fill) and insert the
-    assignment. On SQLite, the embedded default, the transaction takes the write lock at
-    BEGIN (``transaction_mode: IMMEDIATE``), so claims queue and the same code is safe. The
-    unique (item, annotator) constraint makes a double assignment impossible; a collision
-    restarts the claim.
+    One short transaction of a few statements (``statements``: plain SQL, prepared on
+    PostgreSQL): lock the member's membership row (one person's concurrent requests queue
+    instead of leasing two items) while reading the project, the guideline gate and whether
+    any lease needs settling; reclaim this project's expired leases found on the way; then
+    ``SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1`` the first candidate with its responses,
+    count the lease with a conditional UPDATE (``annotations_done + leases_live <
+    overlap``, so a stale queue state can never over-fill) and insert the assignment. Every
+    statement that moves an item's counters reads the project's overlap itself. On SQLite,
+    the embedded default, the transaction takes the write lock at BEGIN
+    (``transaction_mode: IMMEDIATE``), so claims queue and the same code is safe. The unique
+    (item, annotator) constraint makes a double assignment impossible; a collision, or a
+    deadlock PostgreSQL broke, restarts the claim.
+
+    "Nothing left" (204) is only said after a look that waits for rows other transactions
+    hold, and after reopening items closed with a free slot (see
+    ``statements.reopen_items``), so a busy moment never reads as an empty queue.
+
+Queue state
+    ``Item.queue_state`` (started / new / closed) is kept in the same UPDATE as the counters
+    and indexed partially, so a claim walks only open items. When a manager changes the
+    overlap, the next claim recomputes the project's queue once (``_sync_queue``).
 
 Leases
     A lease lasts ``project.lease_seconds``. Expired leases are reclaimed lazily by the next
