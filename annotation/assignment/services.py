@@ -239,7 +239,7 @@ def _retrying(work, *, retry_integrity_errors: bool = True):
 
 def _is_transient(exc: OperationalError) -> bool:
     code = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
-    return code in {"40P01", "40001"} or "locked" in str(exc)
+    return code in {"40P01", "40001"}  # deadlock_detected, serialization_failure
 
 
 # --- next -----------------------------------------------------------------------------
