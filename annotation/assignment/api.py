@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import serializers, services
-from .auth import LeanTokenAuthentication
+from .auth import SECURITY, LeanTokenAuthentication
 
 
 class EngineApi(APIView):
@@ -33,6 +33,7 @@ def _json_object(request) -> dict:
 
 class NextTaskApi(EngineApi):
     @extend_schema(
+        auth=SECURITY,
         responses={200: serializers.TaskSchema,
                    204: OpenApiResponse(description="Nothing left for this annotator.")},
         description="Lease the next task. Asking again while holding a live lease returns "
@@ -47,6 +48,7 @@ class NextTaskApi(EngineApi):
 
 class SubmitApi(EngineApi):
     @extend_schema(
+        auth=SECURITY,
         request=serializers.SubmitSchema,
         parameters=[OpenApiParameter(
             "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
@@ -70,7 +72,8 @@ class SubmitApi(EngineApi):
 
 
 class SkipApi(EngineApi):
-    @extend_schema(request=serializers.SkipSchema, responses={200: serializers.SkippedSchema})
+    @extend_schema(auth=SECURITY, request=serializers.SkipSchema,
+                   responses={200: serializers.SkippedSchema})
     def post(self, request, pk):
         body = _json_object(request)
         assignment = services.skip_assignment(

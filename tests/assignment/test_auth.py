@@ -83,3 +83,17 @@ def test_revoked_tokens_and_inactive_users_are_refused(setup):
 def test_no_token_is_unauthenticated(setup):
     project, _user = setup
     assert _next(project, None).status_code in (401, 403)
+
+
+def test_the_openapi_schema_documents_the_annotating_endpoints():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for path, method in (("/api/v1/projects/{id}/next/", "get"),
+                         ("/api/v1/assignments/{id}/submit/", "post"),
+                         ("/api/v1/assignments/{id}/skip/", "post")):
+        operation = schema["paths"][path][method]
+        assert {"knoxApiToken": []} in operation["security"]
+    assert "knoxApiToken" in schema["components"]["securitySchemes"]
+    next_answer = schema["paths"]["/api/v1/projects/{id}/next/"]["get"]["responses"]
+    assert set(next_answer) == {"200", "204"}
