@@ -16,7 +16,7 @@ left" (204) moves to the next project of the pool. Every project keeps its size;
 is that ``next`` costs the same at 1,000 and at 100,000 items.
 
 DATABASE_URL (default postgres://postgres@127.0.0.1:5432/rw_bench_loop) names a database
-that this script drops and creates again.
+that this script drops and creates again; its name must contain "bench".
 """
 
 from __future__ import annotations
@@ -75,6 +75,10 @@ def recreate_database(database_url: str) -> None:
 
     url = urlparse(database_url)
     name = url.path.lstrip("/")
+    if url.scheme not in ("postgres", "postgresql") or "bench" not in name:
+        # It is dropped: never one that might hold someone's data.
+        raise SystemExit(f"DATABASE_URL must name a PostgreSQL database with 'bench' in its "
+                         f"name, which this benchmark drops and creates; got {name!r}.")
     admin = url._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -423,6 +427,7 @@ def bare_loop(*, conninfo: str, user_ids: list[int], project_ids: list[int], ove
 
 def main() -> None:
     args = parse_args()
+    load_before = os.getloadavg()[0]
     database_url = setup_environment()
     recreate_database(database_url)
 
@@ -497,6 +502,9 @@ def main() -> None:
         "overlap": args.overlap,
         "gunicorn": {"workers": args.workers, "threads": args.threads},
         "cpus": os.cpu_count(),
+        # The machine's 1-minute load average before and after: other work on it skews
+        # every number here.
+        "loadavg": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "load_s": load_seconds,
         "sizes": sizes,
         "next_p99_spread": round(max(p99) / min(p99), 2) if len(p99) > 1 and min(p99) else None,
