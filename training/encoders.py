@@ -105,6 +105,7 @@ class TextEncoder(nn.Module):
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
         self.tokenizer.truncation_side = truncation_side
         self.model = AutoModel.from_pretrained(str(self.path), local_files_only=True)
+        self.model.float()  # half-precision checkpoints run (and train) in float32
         self.model.eval()
         self.hidden_size: int = int(self.model.config.hidden_size)
         n_states = int(self.model.config.num_hidden_layers) + 1  # embeddings + each layer
@@ -127,8 +128,11 @@ class TextEncoder(nn.Module):
     def name(self) -> str:
         raw = getattr(self.model.config, "_name_or_path", "") or self.path.name
         name = Path(str(raw)).name or "encoder"
-        if self.path == default_encoder_path():
-            name = "all-MiniLM-L6-v2"
+        try:
+            if self.path.resolve() == default_encoder_path():
+                name = "all-MiniLM-L6-v2"
+        except FileNotFoundError:  # the bundled package is optional when a path is given
+            pass
         return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
     @property

@@ -95,14 +95,14 @@ class TrainConfig:
     # head
     hidden: int = 0  # 0 = linear head; > 0 adds an MLP branch of this width
     dropout: float = 0.0
-    l2: float = 250.0  # penalty (l2 / n_train) * ||W||², like sklearn's 1 / (4 C) per pair
+    l2: float = 1500.0  # penalty (l2 / n_train) * ||W||² (≈ sklearn C = 1 / (4 l2) per pair)
     lr: float = 3e-3
     epochs: int = 60
     batch_size: int = 512
     ensemble: int = 1  # heads trained on bootstrap resamples and averaged (1 = no bagging)
     # fine-tuning (mode="finetune")
-    ft_epochs: int = 1
-    ft_lr: float = 2e-5
+    ft_epochs: int = 2
+    ft_lr: float = 5e-5
     ft_head_lr: float = 1e-4
     ft_batch_size: int = 16  # comparisons per step
     ft_max_length: int = 128
