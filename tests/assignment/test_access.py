@@ -110,3 +110,15 @@ def test_the_gate_agrees_with_has_acknowledged_current(project, make_annotators)
     assert gate(bob) is has_acknowledged_current(project=project, user=bob) is False
     project_services.publish_guideline(actor=project.created_by, project=project, text="2")
     assert gate(alice) is has_acknowledged_current(project=project, user=alice) is False
+
+
+def test_a_removed_member_can_no_longer_submit(project, make_annotators, client_for):
+    (user,) = make_annotators(project, 1)
+    client = client_for(user)
+    task = _next(client, project).json()
+    membership = Membership.objects.get(project=project, user=user)
+    project_services.remove_membership(actor=project.created_by, membership=membership)
+    answer = client.post(f"/api/v1/assignments/{task['assignment']}/submit/",
+                         {"ranking": ranking_for(task)}, format="json")
+    assert answer.status_code == 404
+    assert _next(client, project).status_code == 404
