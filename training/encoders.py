@@ -319,8 +319,9 @@ class EmbeddingCache:
                 continue
             with safe_open(str(shard), framework="pt") as f:
                 keys = f.get_tensor("keys")  # uint8 [n, 32]
-            for row, key in enumerate(keys.numpy().tobytes()[i : i + 32] for i in range(0, keys.numel(), 32)):
-                index.setdefault(key, (shard, row))
+            raw = keys.numpy().tobytes()  # n * 32 bytes
+            for row in range(keys.shape[0]):
+                index.setdefault(raw[32 * row : 32 * row + 32], (shard, row))
             seen.add(shard)
         return index
 

@@ -98,6 +98,7 @@ class TrainConfig:
     l2: float = 1500.0  # penalty (l2 / n_train) * ||W||² (≈ sklearn C = 1 / (4 l2) per pair)
     lr: float = 3e-3
     epochs: int = 60
+    max_steps: int = 2000  # caps epochs on big data: 100k pairs need ~10 epochs, not 60
     batch_size: int = 512
     ensemble: int = 1  # heads trained on bootstrap resamples and averaged (1 = no bagging)
     # fine-tuning (mode="finetune")
@@ -213,8 +214,10 @@ class RewardHead(nn.Module):
         if hidden > 0:
             self.mlp = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
 
-    def fit_standardizer(self, x: Tensor) -> None:
-        """x: [N, F] training rows."""
+    def fit_standardizer(self, x: Tensor, *, max_rows: int = 20_000) -> None:
+        """x: [N, F] training rows (an evenly spaced subset of at most max_rows is enough)."""
+        if x.shape[0] > max_rows:
+            x = x[torch.linspace(0, x.shape[0] - 1, max_rows).long()]
         self.mean.copy_(x.mean(0))
         self.std.copy_(x.std(0).clamp(min=1e-6))
 
@@ -388,11 +391,18 @@ def comparison_features(
     with torch.no_grad():
         flat = scorer.features(prompts, responses).float().cpu()  # [sum K_i, F]
     out = torch.zeros((len(comparisons), k, flat.shape[1]))
-    row = 0
-    for i, c in enumerate(comparisons):
-        out[i, : len(c.responses)] = flat[row : row + len(c.responses)]
-        row += len(c.responses)
+    rows, cols = _padded_positions(comparisons)  # [sum K_i] each
+    out[rows, cols] = flat
     return out
+
+
+def _padded_positions(comparisons: Sequence[Comparison]) -> tuple[Tensor, Tensor]:
+    """(comparison index, response position) of every response, flattened in order."""
+    sizes = torch.tensor([len(c.responses) for c in comparisons])  # [B]
+    rows = torch.repeat_interleave(torch.arange(len(comparisons)), sizes)  # [sum K_i]
+    starts = torch.cumsum(sizes, 0) - sizes  # [B]
+    cols = torch.arange(int(sizes.sum())) - torch.repeat_interleave(starts, sizes)  # [sum K_i]
+    return rows, cols
 
 
 def _fit_head(
@@ -408,15 +418,18 @@ def _fit_head(
 ) -> None:
     """Adam on the ranking loss + (l2 / n) * ||W||²; feats [B, K, F] already on head's device."""
     n = feats.shape[0]
-    valid = tiers >= 0  # [B, K]
-    head.fit_standardizer(feats[valid])
+    if bool((tiers >= 0).all()):  # no padding: every row is a real response
+        head.fit_standardizer(feats.view(-1, feats.shape[-1]))
+    else:
+        head.fit_standardizer(feats[tiers >= 0])
     opt = torch.optim.Adam(head.parameters(), lr=config.lr)
     steps_per_epoch = max(1, math.ceil(n / config.batch_size))
-    total = steps_per_epoch * config.epochs
+    epochs = max(1, min(config.epochs, math.ceil(config.max_steps / steps_per_epoch)))
+    total = steps_per_epoch * epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     step = 0
     head.train()
-    for epoch in range(config.epochs):
+    for epoch in range(epochs):
         order = torch.randperm(n, generator=generator)
         epoch_loss = 0.0
         for start in range(0, n, config.batch_size):
@@ -432,7 +445,7 @@ def _fit_head(
             sched.step()
             step += 1
             epoch_loss += loss.item() * len(idx)
-        report((epoch + 1) / config.epochs, epoch_loss / n)
+        report((epoch + 1) / epochs, epoch_loss / n)
     head.eval()
 
 
@@ -544,8 +557,9 @@ def train(
     for m, member in enumerate(head.heads):
         if config.ensemble > 1:  # bagging: a bootstrap resample per member
             idx = torch.randint(0, len(train_set), (len(train_set),), generator=generator).to(device)
+            data = (feats[idx], tiers[idx], weight[idx], margin[idx])
         else:
-            idx = torch.arange(len(train_set), device=device)
+            data = (feats, tiers, weight, margin)
 
         def report(frac: float, loss: float, m: int = m) -> None:
             loss_curve.append(loss)
@@ -554,10 +568,10 @@ def train(
 
         _fit_head(
             member,
-            feats=feats[idx],
-            tiers=tiers[idx],
-            weight=weight[idx],
-            margin=margin[idx],
+            feats=data[0],
+            tiers=data[1],
+            weight=data[2],
+            margin=data[3],
             config=config,
             generator=generator,
             report=report,
