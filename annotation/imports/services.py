@@ -21,9 +21,10 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.utils import timezone
-from rankwise.api import LineErrors
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ValidationError
+
+from rankwise.api import LineErrors
 
 from ..models import Annotation, Item, Project, Response
 from ..services import audit

@@ -7,8 +7,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods
-from rankwise.api import LineErrors
 from rest_framework.exceptions import APIException
+
+from rankwise.api import LineErrors
 
 from ..models import Project
 from ..permissions import RANK, Role, role_in

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from rankwise.api import LineErrors
 from rest_framework.exceptions import APIException
 from tqdm import tqdm
 
 from annotation.imports import reader, services
 from annotation.models import Project
+from rankwise.api import LineErrors
 
 
 def _count_lines(path: Path) -> int | None:
