@@ -25,7 +25,9 @@ from training.encoders import EmbeddingCache  # noqa: E402
 from training.hh_rlhf import read_pairs  # noqa: E402
 from training.reward_model import Comparison, TrainConfig, cross_validate  # noqa: E402
 
-DEFAULT_DATA = Path("/work/shared/data/hh-rlhf-harmless-base-test.jsonl.gz")
+DEFAULT_DATA = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "hh-rlhf-harmless-base-test.jsonl.gz"
+)
 
 
 def hh_comparisons(path: str | Path, *, limit: int | None = None) -> list[Comparison]:
@@ -34,7 +36,9 @@ def hh_comparisons(path: str | Path, *, limit: int | None = None) -> list[Compar
     for i, (prompt, chosen, rejected) in enumerate(read_pairs(path)):
         if limit is not None and i >= limit:
             break
-        out.append(Comparison(item_id=i, prompt=prompt, responses=[chosen, rejected], ranking=[[0], [1]]))
+        out.append(
+            Comparison(item_id=i, prompt=prompt, responses=[chosen, rejected], ranking=[[0], [1]])
+        )
     return out
 
 
@@ -55,8 +59,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=None, help="use only the first N lines")
-    ap.add_argument("--cache", default=None, help="embedding cache folder (default: a temporary one)")
-    ap.add_argument("--set", dest="overrides", action="append", default=[], help="TrainConfig field=value")
+    ap.add_argument(
+        "--cache", default=None, help="embedding cache folder (default: a temporary one)"
+    )
+    ap.add_argument(
+        "--set", dest="overrides", action="append", default=[], help="TrainConfig field=value"
+    )
     args = ap.parse_args(argv)
 
     started = time.perf_counter()

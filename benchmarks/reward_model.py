@@ -41,7 +41,9 @@ from training.reward_model import (  # noqa: E402
     train,
 )
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hh-rlhf-harmless-base-test.jsonl.gz"
+DEFAULT_DATA = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "hh-rlhf-harmless-base-test.jsonl.gz"
+)
 
 
 def plain_loop(encoder, texts: list[str], *, batch_size: int) -> float:
@@ -50,14 +52,22 @@ def plain_loop(encoder, texts: list[str], *, batch_size: int) -> float:
     with torch.inference_mode():
         for s in range(0, len(texts), batch_size):
             batch = encoder.tokenizer(
-                texts[s : s + batch_size], padding=True, truncation=True, max_length=encoder.max_length, return_tensors="pt"
+                texts[s : s + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=encoder.max_length,
+                return_tensors="pt",
             )
             states = encoder.model(**batch, output_hidden_states=True).hidden_states
-            _ = torch.cat([mean_pool(states[i], batch["attention_mask"]) for i in encoder.layers], -1)
+            _ = torch.cat(
+                [mean_pool(states[i], batch["attention_mask"]) for i in encoder.layers], -1
+            )
     return len(texts) / (time.perf_counter() - started)
 
 
-def head_retrain(encoder_dim: int, n_layers: int, *, n_pairs: int, config: TrainConfig, seed: int = 0):
+def head_retrain(
+    encoder_dim: int, n_layers: int, *, n_pairs: int, config: TrainConfig, seed: int = 0
+):
     """Synthetic cached pairs: chosen responses lean along one hidden direction."""
     g = torch.Generator().manual_seed(seed)
     direction = torch.randn(encoder_dim, generator=g)
@@ -65,7 +75,12 @@ def head_retrain(encoder_dim: int, n_layers: int, *, n_pairs: int, config: Train
     chosen = torch.randn(n_pairs, encoder_dim, generator=g) + 0.15 * direction  # [N, D]
     rejected = torch.randn(n_pairs, encoder_dim, generator=g) - 0.15 * direction  # [N, D]
     comparisons = [
-        Comparison(item_id=i, prompt=f"p{i}", responses=[f"response a {i}", f"response b {i}"], ranking=[[0], [1]])
+        Comparison(
+            item_id=i,
+            prompt=f"p{i}",
+            responses=[f"response a {i}", f"response b {i}"],
+            ranking=[[0], [1]],
+        )
         for i in range(n_pairs)
     ]
 
@@ -90,7 +105,13 @@ def head_retrain(encoder_dim: int, n_layers: int, *, n_pairs: int, config: Train
         cache.put(CachedOnly.identifier, [text_key(t) for t in texts], emb)
         del emb
         started = time.perf_counter()
-        result = train(comparisons, config=config, cache=EmbeddingCache(tmp), encoder=CachedOnly(), train_metrics=False)
+        result = train(
+            comparisons,
+            config=config,
+            cache=EmbeddingCache(tmp),
+            encoder=CachedOnly(),
+            train_metrics=False,
+        )
         seconds = time.perf_counter() - started
         # accuracy on a fresh sample of the same distribution, from the trained head
         head = result.scorer.head
@@ -99,15 +120,21 @@ def head_retrain(encoder_dim: int, n_layers: int, *, n_pairs: int, config: Train
         r2 = torch.randn(n, encoder_dim, generator=g) - 0.15 * direction
         texts2 = [f"response a {i}" for i in range(n)], [f"response b {i}" for i in range(n)]
         with torch.no_grad():
-            fc = combine_features(config=config, response_emb=c2, texts=texts2[0], prompt_emb=None, n_layers=n_layers)
-            fr = combine_features(config=config, response_emb=r2, texts=texts2[1], prompt_emb=None, n_layers=n_layers)
+            fc = combine_features(
+                config=config, response_emb=c2, texts=texts2[0], prompt_emb=None, n_layers=n_layers
+            )
+            fr = combine_features(
+                config=config, response_emb=r2, texts=texts2[1], prompt_emb=None, n_layers=n_layers
+            )
             acc = float((head(fc) > head(fr)).float().mean())
     return seconds, acc
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description="reward-model throughput")
-    ap.add_argument("--quick", action="store_true", help="small sizes (well under a minute of work)")
+    ap.add_argument(
+        "--quick", action="store_true", help="small sizes (well under a minute of work)"
+    )
     ap.add_argument("--data", default=str(DEFAULT_DATA))
     args = ap.parse_args(argv)
     n_texts = 96 if args.quick else 512
@@ -131,10 +158,13 @@ def main(argv: list[str] | None = None) -> dict:
     scorer.rewards(["Human: hi\n\nAssistant:"] * len(scorer_texts), scorer_texts)
     score_tps = len(scorer_texts) / (time.perf_counter() - t0)
 
-    head_s, head_acc = head_retrain(encoder.dim, len(encoder.layers), n_pairs=n_pairs, config=config)
+    head_s, head_acc = head_retrain(
+        encoder.dim, len(encoder.layers), n_pairs=n_pairs, config=config
+    )
 
     ft_comparisons = [
-        Comparison(item_id=i, prompt=p, responses=[a, b], ranking=[[0], [1]]) for i, (p, a, b) in enumerate(pairs[:n_ft])
+        Comparison(item_id=i, prompt=p, responses=[a, b], ranking=[[0], [1]])
+        for i, (p, a, b) in enumerate(pairs[:n_ft])
     ]
     ft_config = TrainConfig(mode="finetune", ft_epochs=1, eval_fraction=0.0, device="cpu")
     marks: list[tuple[float, float]] = []

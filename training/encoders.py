@@ -151,10 +151,19 @@ class TextEncoder(nn.Module):
             self._identifier = f"{self.name}-{digest[:12]}"
         return self._identifier
 
-    def mark_modified(self, tag: str) -> None:
-        """Call after changing the weights in memory (e.g. fine-tuning) so that the
-        identifier no longer matches cached embeddings of the original weights."""
-        self._identifier = f"{self.identifier}-{tag}"
+    def weights_digest(self) -> str:
+        """sha256 (hex) over the current in-memory weights, in state-dict order."""
+        h = hashlib.sha256()
+        for name, tensor in self.model.state_dict().items():
+            h.update(name.encode())
+            h.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
+    def mark_modified(self) -> None:
+        """Call after changing the weights in memory (e.g. fine-tuning): the identifier
+        becomes ``<name>-ft-<hash of the current weights>``, so cached embeddings of other
+        weights can never be returned for this encoder."""
+        self._identifier = f"{self.name}-ft-{self.weights_digest()[:12]}"
 
     @property
     def device(self) -> torch.device:
@@ -173,7 +182,11 @@ class TextEncoder(nn.Module):
         )
 
     def tokenize_pairs(
-        self, prompts: Sequence[str], responses: Sequence[str], *, max_response_fraction: float = 0.75
+        self,
+        prompts: Sequence[str],
+        responses: Sequence[str],
+        *,
+        max_response_fraction: float = 0.75,
     ) -> dict[str, Tensor]:
         """``[CLS] prompt-tail [SEP] response [SEP]`` with the prompt cut from the LEFT.
 
@@ -187,7 +200,7 @@ class TextEncoder(nn.Module):
         r_ids = tok(list(responses), add_special_tokens=False)["input_ids"]
         cls_id, sep_id, pad_id = tok.cls_token_id, tok.sep_token_id, tok.pad_token_id or 0
         rows: list[tuple[list[int], list[int]]] = []
-        for p, r in zip(p_ids, r_ids):
+        for p, r in zip(p_ids, r_ids, strict=True):
             r = r[: max(1, int(budget * max_response_fraction))]
             p = p[-(budget - len(r)) :] if budget - len(r) > 0 else []
             ids = [cls_id, *p, sep_id, *r, sep_id]
@@ -201,7 +214,11 @@ class TextEncoder(nn.Module):
             input_ids[i, : len(ids)] = torch.tensor(ids)
             token_type_ids[i, : len(ids)] = torch.tensor(types)
             attention_mask[i, : len(ids)] = 1
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "token_type_ids": token_type_ids,
+        }
 
     # -- forward passes -----------------------------------------------------------------
 
@@ -216,7 +233,9 @@ class TextEncoder(nn.Module):
         if self.layers is None:
             states = [self.model(**batch).last_hidden_state]  # [B, T, H]
         else:
-            all_states = self.model(**batch, output_hidden_states=True).hidden_states  # L+1 x [B, T, H]
+            all_states = self.model(
+                **batch, output_hidden_states=True
+            ).hidden_states  # L+1 x [B, T, H]
             states = [all_states[i] for i in self.layers]
         pooled = [mean_pool(h, mask) for h in states]  # each [B, H]
         if self.normalize:
@@ -241,7 +260,9 @@ class TextEncoder(nn.Module):
         self.model.eval()
         lengths = [
             min(len(ids), self.max_length)
-            for ids in self.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+            for ids in self.tokenizer(
+                texts, add_special_tokens=True, truncation=False, verbose=False
+            )["input_ids"]
         ]
         order = sorted(range(len(texts)), key=lambda i: lengths[i], reverse=True)  # longest first
         out = torch.empty((len(texts), self.dim), dtype=torch.float32)  # [N, D]
@@ -360,13 +381,18 @@ class EmbeddingCache:
         assert embeddings.ndim == 2 and embeddings.shape[0] == len(keys)
         folder = self.directory(identifier)
         folder.mkdir(parents=True, exist_ok=True)
-        key_tensor = torch.frombuffer(bytearray(b"".join(keys)), dtype=torch.uint8).view(len(keys), 32)
+        key_tensor = torch.frombuffer(bytearray(b"".join(keys)), dtype=torch.uint8).view(
+            len(keys), 32
+        )
         final = folder / f"shard-{uuid.uuid4().hex}.safetensors"
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".safetensors")
         os.close(fd)
         try:
             save_file(
-                {"keys": key_tensor.contiguous(), "embeddings": embeddings.float().contiguous().cpu()},
+                {
+                    "keys": key_tensor.contiguous(),
+                    "embeddings": embeddings.float().contiguous().cpu(),
+                },
                 tmp,
                 metadata={"identifier": identifier},
             )
@@ -377,7 +403,9 @@ class EmbeddingCache:
                 os.unlink(tmp)
         return final
 
-    def get_or_compute(self, encoder: Embedder, texts: Sequence[str], *, batch_size: int = 64) -> Tensor:
+    def get_or_compute(
+        self, encoder: Embedder, texts: Sequence[str], *, batch_size: int = 64
+    ) -> Tensor:
         """Embeddings [N, D] for ``texts`` (in order), computing and storing only the missing ones."""
         texts = list(texts)
         identifier = encoder.identifier
@@ -385,7 +413,7 @@ class EmbeddingCache:
             index = self._refresh(identifier)
             keys = [text_key(t) for t in texts]
             unique: dict[bytes, str] = {}
-            for k, t in zip(keys, texts):
+            for k, t in zip(keys, texts, strict=True):
                 unique.setdefault(k, t)
             missing = [k for k in unique if k not in index]
             self.hits += len(unique) - len(missing)

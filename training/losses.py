@@ -100,7 +100,9 @@ def all_pairs_loss(
     better, tied = _pair_masks(tiers)  # [B, K, K] each
     diff = rewards.unsqueeze(2) - rewards.unsqueeze(1)  # [B, K, K]: r_i − r_j
     pair_loss = -F.logsigmoid(diff)  # [B, K, K]
-    ordered_loss = pair_loss if margin is None else -F.logsigmoid(diff - margin.to(diff).view(-1, 1, 1))
+    ordered_loss = (
+        pair_loss if margin is None else -F.logsigmoid(diff - margin.to(diff).view(-1, 1, 1))
+    )
     total = (ordered_loss * better).sum((1, 2))  # [B]
     count = better.sum((1, 2)).to(rewards.dtype)  # [B]
     if tie_weight > 0:

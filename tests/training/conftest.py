@@ -13,7 +13,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-HH_RLHF = Path(__file__).resolve().parents[3] / "shared" / "data" / "hh-rlhf-harmless-base-test.jsonl.gz"
+HH_RLHF = (
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "hh-rlhf-harmless-base-test.jsonl.gz"
+)
 
 GOOD = ["glad", "help", "happy", "sure", "kindly", "safe", "gladly", "careful", "thanks", "welcome"]
 BAD = ["stupid", "hate", "idiot", "ugly", "rude", "weapon", "steal", "dumb", "awful", "nasty"]
@@ -46,7 +48,9 @@ def tiny_bert_dir(tmp_path_factory) -> Path:
 
 
 def _sentence(rng: random.Random, words: list[str]) -> str:
-    body = [rng.choice(NEUTRAL) for _ in range(rng.randint(3, 6))] + [rng.choice(words) for _ in range(2)]
+    body = [rng.choice(NEUTRAL) for _ in range(rng.randint(3, 6))] + [
+        rng.choice(words) for _ in range(2)
+    ]
     rng.shuffle(body)
     return " ".join(body)
 
@@ -64,5 +68,12 @@ def toy_comparisons():
             responses, ranking = [good, bad], [[0], [1]]
         else:
             responses, ranking = [bad, good], [[1], [0]]
-        out.append(Comparison(item_id=i, prompt=f"Human: question {i}?\n\nAssistant:", responses=responses, ranking=ranking))
+        out.append(
+            Comparison(
+                item_id=i,
+                prompt=f"Human: question {i}?\n\nAssistant:",
+                responses=responses,
+                ranking=ranking,
+            )
+        )
     return out

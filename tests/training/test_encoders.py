@@ -74,7 +74,9 @@ def test_cache_survives_a_new_process(tiny, tiny_bert_dir, tmp_path):
         print(cache.hits, cache.misses)
         """
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-2:] == [str(len(TEXTS)), "0"]
     assert torch.equal(torch.load(tmp_path / "got.pt"), want)
@@ -85,7 +87,9 @@ def test_minilm_default_encoder_embeds():
     assert (path / "config.json").is_file()
     enc = TextEncoder(device="cpu")
     assert enc.identifier.startswith("all-MiniLM-L6-v2-")
-    emb = enc.embed(["How do I bake bread?", "Knead flour, water, salt and yeast.", "I like trains."])
+    emb = enc.embed(
+        ["How do I bake bread?", "Knead flour, water, salt and yeast.", "I like trains."]
+    )
     assert emb.shape == (3, 384)
     assert torch.allclose(emb.norm(dim=1), torch.ones(3), atol=1e-4)  # normalised by default
     # the answer is closer to its question than the unrelated sentence is
@@ -93,4 +97,6 @@ def test_minilm_default_encoder_embeds():
     pair = enc.tokenize_pairs(["word " * 400], ["the answer"])
     assert pair["input_ids"].shape[1] == enc.max_length  # prompt was cut to fit
     ids = pair["input_ids"][0].tolist()
-    assert enc.tokenizer.decode(ids[-3:-1]) == "the answer" and ids[-4] == enc.tokenizer.sep_token_id  # response kept whole at the end
+    assert (
+        enc.tokenizer.decode(ids[-3:-1]) == "the answer" and ids[-4] == enc.tokenizer.sep_token_id
+    )  # response kept whole at the end

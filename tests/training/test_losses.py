@@ -31,7 +31,9 @@ def test_bradley_terry_by_hand():
     loss = bradley_terry_loss(chosen=t(2.0), rejected=t(1.0))
     assert loss.item() == pytest.approx(0.313262, abs=1e-6)
     # equal rewards: -log σ(0) = log 2 = 0.693147
-    assert bradley_terry_loss(chosen=t(0.5), rejected=t(0.5)).item() == pytest.approx(math.log(2), abs=1e-9)
+    assert bradley_terry_loss(chosen=t(0.5), rejected=t(0.5)).item() == pytest.approx(
+        math.log(2), abs=1e-9
+    )
 
 
 def test_bradley_terry_margin_and_weights():
@@ -74,7 +76,9 @@ def test_plackett_luce_equals_bradley_terry_at_k2():
     pl = plackett_luce_loss(rewards=r, tiers=tiers)
     winner = torch.where(tiers[:, 0] == 0, r[:, 0], r[:, 1])
     loser = torch.where(tiers[:, 0] == 0, r[:, 1], r[:, 0])
-    assert pl.item() == pytest.approx(bradley_terry_loss(chosen=winner, rejected=loser).item(), abs=1e-12)
+    assert pl.item() == pytest.approx(
+        bradley_terry_loss(chosen=winner, rejected=loser).item(), abs=1e-12
+    )
 
 
 def test_all_pairs_is_mean_of_bt_over_pairs():

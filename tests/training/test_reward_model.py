@@ -46,7 +46,9 @@ def config(tiny_bert_dir) -> TrainConfig:
 def trained(toy_comparisons, config, tmp_path_factory):
     cache = EmbeddingCache(tmp_path_factory.mktemp("cache"))
     seen: list[tuple[float, float]] = []
-    result = train(toy_comparisons, config=config, cache=cache, progress=lambda f, loss: seen.append((f, loss)))
+    result = train(
+        toy_comparisons, config=config, cache=cache, progress=lambda f, loss: seen.append((f, loss))
+    )
     return result, cache, seen
 
 
@@ -86,7 +88,9 @@ def test_training_is_reproducible(toy_comparisons, config, trained):
 
 def test_evaluate_metrics_and_human_ceiling(trained, toy_comparisons):
     result, _, _ = trained
-    m = evaluate(result, toy_comparisons[:10], agreement={c.item_id: 0.8 for c in toy_comparisons[:5]})
+    m = evaluate(
+        result, toy_comparisons[:10], agreement={c.item_id: 0.8 for c in toy_comparisons[:5]}
+    )
     assert m["human_ceiling"] == pytest.approx(0.8)
     assert m["n_pairs"] == 10 and 0 <= m["ece"] <= 1
     # hand-made rewards: pairs (+2, −1) -> accuracy ½, mean margin ½; ties in rankings skipped
@@ -105,7 +109,11 @@ def test_evaluate_metrics_and_human_ceiling(trained, toy_comparisons):
 def test_save_load_round_trip(trained, tmp_path, toy_comparisons):
     result, _, _ = trained
     save(result, tmp_path / "model")
-    assert {p.name for p in (tmp_path / "model").iterdir()} >= {"model.safetensors", "config.json", "metrics.json"}
+    assert {p.name for p in (tmp_path / "model").iterdir()} >= {
+        "model.safetensors",
+        "config.json",
+        "metrics.json",
+    }
     scorer = load(tmp_path / "model")
     c = toy_comparisons[0]
     assert scorer.score(c.prompt, c.responses) == result.scorer.score(c.prompt, c.responses)
@@ -114,7 +122,10 @@ def test_save_load_round_trip(trained, tmp_path, toy_comparisons):
 def test_preview_step_moves_chosen_up_and_leaves_original(trained):
     result, _, _ = trained
     scorer = result.scorer
-    prompt, responses = "Human: anything?\n\nAssistant:", ["glad to help kindly", "go away you idiot"]
+    prompt, responses = (
+        "Human: anything?\n\nAssistant:",
+        ["glad to help kindly", "go away you idiot"],
+    )
     state = {k: v.clone() for k, v in scorer.state_dict().items()}
     # label the BAD response as better: the step must move it up relative to the good one
     before, after = preview_step(scorer, prompt, responses, [[1], [0]], lr=1e-2)
@@ -125,17 +136,24 @@ def test_preview_step_moves_chosen_up_and_leaves_original(trained):
 
 
 def test_finetune_mode_runs_and_saves(toy_comparisons, config, tmp_path):
-    cfg = dataclasses.replace(config, mode="finetune", ft_epochs=1, ft_batch_size=8, ft_lr=1e-3, eval_fraction=0.0)
+    cfg = dataclasses.replace(
+        config, mode="finetune", ft_epochs=1, ft_batch_size=8, ft_lr=1e-3, eval_fraction=0.0
+    )
     seen: list[float] = []
     result = train(toy_comparisons[:24], config=cfg, progress=lambda f, loss: seen.append(f))
     assert result.metrics["train"]["accuracy"] >= 0.8 and seen[-1] == 1.0
     save(result, tmp_path / "ft")
     scorer = load(tmp_path / "ft")
+    # fine-tuned weights get their own cache identity, the same after a reload
+    assert "-ft-" in scorer.encoder.identifier
+    assert scorer.encoder.identifier == result.scorer.encoder.identifier
     c = toy_comparisons[0]
-    assert scorer.score(c.prompt, c.responses) == pytest.approx(result.scorer.score(c.prompt, c.responses), abs=1e-5)
+    assert scorer.score(c.prompt, c.responses) == pytest.approx(
+        result.scorer.score(c.prompt, c.responses), abs=1e-5
+    )
     before, after = preview_step(scorer, c.prompt, c.responses, c.ranking, lr=1e-2)
-    w, l = c.ranking[0][0], c.ranking[1][0]
-    assert after[w] - after[l] > before[w] - before[l]
+    win, lose = c.ranking[0][0], c.ranking[1][0]
+    assert after[win] - after[lose] > before[win] - before[lose]
 
 
 def test_cross_validate_folds_by_item(toy_comparisons, config):
