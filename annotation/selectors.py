@@ -14,6 +14,23 @@ def projects_for(*, user) -> QuerySet[Project]:
     return qs.order_by("id")
 
 
+def project_by_reference(ref: str) -> Project:
+    """The project with this id or, failing that, this exact name (for the command line).
+
+    Raises LookupError with a message fit for the user when none or several match.
+    """
+    if ref.isdigit():
+        found = Project.objects.filter(pk=int(ref)).first()
+        if found:
+            return found
+    matches = list(Project.objects.filter(name=ref)[:2])
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise LookupError(f"Several projects are named {ref!r}; give the id.")
+    raise LookupError(f"No project with id or name {ref!r}.")
+
+
 def members_of(*, project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user").order_by("id")
 
@@ -63,6 +80,7 @@ def project_progress(*, project: Project) -> dict:
 
 __all__ = [
     "projects_for",
+    "project_by_reference",
     "members_of",
     "current_guideline",
     "has_acknowledged_current",

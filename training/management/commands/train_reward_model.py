@@ -16,6 +16,7 @@ from rest_framework.exceptions import APIException
 from tqdm import tqdm
 
 from annotation.models import Project
+from annotation.selectors import project_by_reference
 from training import selectors, services
 from training.models import TrainingRun
 
@@ -120,13 +121,7 @@ class Command(BaseCommand):
                                       "{postfix}")
 
     def _project(self, ref: str) -> Project:
-        if ref.isdigit():
-            found = Project.objects.filter(pk=int(ref)).first()
-            if found:
-                return found
-        matches = list(Project.objects.filter(name=ref)[:2])
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise CommandError(f"Several projects are named {ref!r}; give the id.")
-        raise CommandError(f"No project with id or name {ref!r}.")
+        try:
+            return project_by_reference(ref)
+        except LookupError as exc:
+            raise CommandError(str(exc)) from exc
