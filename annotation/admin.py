@@ -6,6 +6,7 @@ from .models import (
     Assignment,
     AuditLog,
     Guideline,
+    ImportJob,
     Item,
     Membership,
     Project,
@@ -82,6 +83,17 @@ class AnnotationAdmin(admin.ModelAdmin):
 class ReviewAdmin(admin.ModelAdmin):
     list_display = ["id", "annotation", "reviewer", "decision", "created_at"]
     raw_id_fields = ["annotation", "reviewer"]
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "status", "format", "labels", "created_by", "created_at",
+                    "finished_at"]
+    list_filter = ["status", "format"]
+    raw_id_fields = ["project", "created_by"]
+    # What the worker recorded; editing it would only make the record lie.
+    readonly_fields = ["result", "errors", "detail", "upload_name", "created_at", "started_at",
+                       "finished_at"]
 
 
 @admin.register(AuditLog)

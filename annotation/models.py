@@ -1,7 +1,9 @@
 """Projects, people and their roles, guidelines, items with K responses, assignments,
-annotations (ranking tiers), reviews and the audit log."""
+annotations (ranking tiers), reviews, background imports and the audit log."""
 
 from __future__ import annotations
+
+import uuid
 
 from django.conf import settings as django_settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -334,6 +336,51 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision} of annotation {self.annotation_id}"
+
+
+class ImportJob(models.Model):
+    """One background import of a JSON Lines upload (``?async=1``): what the worker did."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    # A UUID rather than a sequence: the id is in the polling URL, and a number would let a
+    # manager count (and guess) other projects' imports.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    format = models.CharField(max_length=16)
+    labels = models.CharField(max_length=16)
+    upload_name = models.CharField(
+        max_length=64,
+        help_text="The stored upload in DATA_DIR/imports/, a file because the worker reads "
+                  "it; deleted once the import has finished.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(
+        null=True, blank=True,
+        help_text="The counts once done: created, duplicates, imported_labels, gold.",
+    )
+    detail = models.TextField(blank=True, help_text="Why it failed.")
+    errors = models.JSONField(
+        default=list, blank=True,
+        help_text='Bad lines, [{"line", "message"}], as many as a synchronous import lists.',
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk} into {self.project_id} ({self.status})"
 
 
 class AuditLog(models.Model):

@@ -139,7 +139,7 @@ class ItemImportJobApi(APIView):
                    responses={200: ImportJob, 404: ERROR})
     def get(self, request, pk, job):
         project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)
-        record = jobs.load(str(job))
-        if record is None or record["project"] != project.pk:
+        record = jobs.load(project=project, job_id=job)
+        if record is None:
             raise exceptions.NotFound("No such import.")
         return Response(jobs.public(record))

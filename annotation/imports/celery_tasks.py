@@ -7,7 +7,7 @@ from celery import shared_task
 
 @shared_task(name="annotation.import_items_file")
 def import_items_file(job_id: str) -> None:
-    """Import an upload stored by ``jobs.submit``; the outcome goes to the job record."""
+    """Import an upload stored by ``jobs.submit``; the outcome goes to its ImportJob row."""
     from . import jobs
 
     jobs.run(job_id)

@@ -1,26 +1,33 @@
-"""Imports that run in the background: the upload and its job record live in DATA_DIR/imports/.
+"""Imports that run in the background (``?async=1``): an ImportJob row and a stored upload.
 
-A job is a JSON file ``<id>.json`` beside the stored upload ``<id>.data``; the web process
-writes it, the Celery task updates it, the API reads it. Files rather than a table because
-the upload itself has to be a file that a worker can read, and DATA_DIR is shared by the web
-and worker processes already (artifacts, snapshots). Writes are atomic (write, then rename),
-so a reader never sees half a record.
+The row is the record the API, the UI and the admin read: status, timestamps, the counts
+once done, or the reason and the bad lines once failed. The upload itself stays a file in
+DATA_DIR/imports/ (named in the row), because the worker has to read it and DATA_DIR is
+shared by the web and worker processes already (artifacts, snapshots); it is deleted once
+the import has finished either way.
+
+The web process stores the upload, creates the row and sends the task after the commit, so
+a worker never looks for a row it cannot see yet. The worker takes the row locked while it
+moves it from queued to running: a task delivered twice finds it running or finished and
+leaves it alone, so an upload is imported once.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import uuid
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import exceptions
 
-from ..models import Project
+from rankwise.api import LineErrors
+
+from ..models import ImportJob, Project
 from . import reader, services
 
 log = logging.getLogger(__name__)
@@ -33,46 +40,34 @@ def jobs_dir() -> Path:
     return path
 
 
-def _record_path(job_id: str) -> Path:
-    return jobs_dir() / f"{uuid.UUID(job_id).hex}.json"
+def _upload_name(job_id: uuid.UUID | str) -> str:
+    return f"{uuid.UUID(str(job_id)).hex}.data"
 
 
-def _upload_path(job_id: str) -> Path:
-    return jobs_dir() / f"{uuid.UUID(job_id).hex}.data"
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
-def _save(job: dict[str, Any]) -> None:
-    path = _record_path(job["id"])
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(job))
-    os.replace(tmp, path)
-
-
-def load(job_id: str) -> dict[str, Any] | None:
-    try:
-        return json.loads(_record_path(job_id).read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-def public(job: dict[str, Any]) -> dict[str, Any]:
+def public(job: ImportJob) -> dict[str, Any]:
     """What the API shows of a job."""
-    keys = ("id", "project", "status", "format", "labels", "created_at", "started_at",
-            "finished_at", "result", "detail", "errors")
-    return {key: job.get(key) for key in keys}
+    return {
+        "id": str(job.pk), "project": job.project_id, "status": str(job.status),
+        "format": job.format, "labels": job.labels, "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at), "finished_at": _iso(job.finished_at),
+        "result": job.result, "detail": job.detail, "errors": job.errors,
+    }
 
 
-def submit(*, actor, project: Project, source: BinaryIO, format: str,
-           labels: str | None) -> dict[str, Any]:
-    """Store the upload as sent (gzip stays gzip) and queue its import."""
-    from .celery_tasks import import_items_file
+def load(*, project: Project, job_id: uuid.UUID | str) -> ImportJob | None:
+    """The project's job with this id; None for another project's, so it is not found."""
+    return ImportJob.objects.filter(pk=job_id, project=project).first()
 
-    format, labels = services.resolve_options(project=project, format=format, labels=labels)
-    job_id = str(uuid.uuid4())
-    upload = _upload_path(job_id)
+
+def _store_upload(source: BinaryIO, path: Path) -> None:
+    """Copy the upload as sent (gzip stays gzip), refusing one over the import's limit."""
     written = 0
     try:
-        with upload.open("wb") as out:
+        with path.open("wb") as out:
             while chunk := source.read(COPY_CHUNK):
                 written += len(chunk)
                 # Compressed data is never larger than what it decompresses to, give or
@@ -82,52 +77,84 @@ def submit(*, actor, project: Project, source: BinaryIO, format: str,
                         settings.IMPORT_MAX_BYTES)))
                 out.write(chunk)
     except BaseException:
-        upload.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         raise
     if written == 0:
-        upload.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         raise exceptions.ValidationError({"file": "There are no lines to import."})
-    job = {
-        "id": job_id, "project": project.pk, "actor": getattr(actor, "pk", None),
-        "status": "queued", "format": format, "labels": labels,
-        "created_at": timezone.now().isoformat(), "started_at": None, "finished_at": None,
-        "result": None, "detail": "", "errors": [],
-    }
-    _save(job)
-    import_items_file.delay(job_id)
-    return load(job_id) or job
+
+
+def submit(*, actor, project: Project, source: BinaryIO, format: str,
+           labels: str | None) -> ImportJob:
+    """Store the upload, record the job and queue its import once the row is committed."""
+    from .celery_tasks import import_items_file
+
+    format, labels = services.resolve_options(project=project, format=format, labels=labels)
+    job_id = uuid.uuid4()
+    upload = jobs_dir() / _upload_name(job_id)
+    _store_upload(source, upload)
+    try:
+        job = ImportJob.objects.create(
+            id=job_id, project=project,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            format=format, labels=labels, upload_name=upload.name,
+        )
+    except BaseException:
+        upload.unlink(missing_ok=True)
+        raise
+    # Sent now in autocommit, or when the caller's transaction commits.
+    transaction.on_commit(lambda: import_items_file.delay(str(job_id)))
+    # A worker (or an eager task) may have moved it on already; answer with what is true now.
+    job.refresh_from_db()
+    return job
+
+
+def _start(job_id: str) -> ImportJob | None:
+    """Move a queued job to running and return it; None when there is nothing to run."""
+    with transaction.atomic():
+        # Locked, so that of two deliveries of the same task only one sees it queued.
+        job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None:
+            # Deleted with its project before a worker got to it: only the upload is left.
+            (jobs_dir() / _upload_name(job_id)).unlink(missing_ok=True)
+            return None
+        if job.status != ImportJob.Status.QUEUED:
+            return None
+        job.status = ImportJob.Status.RUNNING
+        job.started_at = timezone.now()
+        job.save(update_fields=["status", "started_at"])
+    return job
+
+
+def _finish(job: ImportJob, **outcome: Any) -> None:
+    # An update, not save(): if the project (and the row with it) was deleted meanwhile,
+    # there is nothing to record, which is not an error.
+    ImportJob.objects.filter(pk=job.pk).update(finished_at=timezone.now(), **outcome)
+    (jobs_dir() / job.upload_name).unlink(missing_ok=True)
 
 
 def run(job_id: str) -> None:
-    """Run a queued import. Idempotent: a finished job is left as it is."""
-    from django.contrib.auth import get_user_model
-    from rankwise.api import LineErrors
-
-    job = load(job_id)
-    if job is None or job["status"] in ("done", "failed"):
+    """Run a queued import. Idempotent: a running or finished job is left as it is."""
+    job = _start(job_id)
+    if job is None:
         return
-    job.update(status="running", started_at=timezone.now().isoformat())
-    _save(job)
-    upload = _upload_path(job_id)
+    failed = ImportJob.Status.FAILED
     try:
-        project = Project.objects.get(pk=job["project"])
-        actor = get_user_model().objects.filter(pk=job["actor"]).first()
-        with upload.open("rb") as source:
+        project = Project.objects.get(pk=job.project_id)
+        actor = get_user_model().objects.filter(pk=job.created_by_id).first()
+        with (jobs_dir() / job.upload_name).open("rb") as source:
             result = services.import_items(actor=actor, project=project, source=source,
-                                           format=job["format"], labels=job["labels"])
-        job.update(status="done", result=result)
+                                           format=job.format, labels=job.labels)
     except LineErrors as exc:
-        job.update(status="failed", detail=str(exc.detail), errors=exc.errors)
+        _finish(job, status=failed, detail=str(exc.detail),
+                errors=exc.errors[:settings.IMPORT_MAX_ERRORS])
     except exceptions.APIException as exc:
-        job.update(status="failed", detail=services.error_text(exc.detail))
+        _finish(job, status=failed, detail=services.error_text(exc.detail))
     except Project.DoesNotExist:
-        job.update(status="failed", detail="The project was deleted.")
+        _finish(job, status=failed, detail="The project was deleted.")
     except Exception:
         log.exception("import job %s failed", job_id)
-        job.update(status="failed", detail="The import failed on the server; see its log.")
+        _finish(job, status=failed, detail="The import failed on the server; see its log.")
         raise
-    finally:
-        job["finished_at"] = timezone.now().isoformat()
-        _save(job)
-        if job["status"] in ("done", "failed"):
-            upload.unlink(missing_ok=True)
+    else:
+        _finish(job, status=ImportJob.Status.DONE, result=result)

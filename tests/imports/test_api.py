@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from annotation.models import Annotation, AuditLog, Item
+from annotation.models import Annotation, AuditLog, ImportJob, Item
 
 from .conftest import counts, gz, jsonl, url
 
@@ -446,36 +446,92 @@ def test_schema_documents_the_import(project_with_roles, manager_client):
 
 # --- background imports ------------------------------------------------------------------
 
+JOB_KEYS = {"id", "project", "status", "format", "labels", "created_at", "started_at",
+            "finished_at", "result", "detail", "errors"}
+
+
 def test_async_import_runs_in_a_worker_and_reports(project_with_roles, post_import,
-                                                   manager_client, settings, tmp_path):
-    project, _ = project_with_roles
+                                                   manager_client, settings, tmp_path,
+                                                   django_capture_on_commit_callbacks):
+    project, users = project_with_roles
     settings.DATA_DIR = tmp_path
-    response = post_import(project, gz(jsonl(HH)), format="hh-rlhf", **{"async": "1"})
+    # Celery runs eagerly in tests; the task is sent once the job's row is committed.
+    with django_capture_on_commit_callbacks(execute=True) as sent:
+        response = post_import(project, gz(jsonl(HH)), format="hh-rlhf", **{"async": "1"})
     assert response.status_code == 202, response.content
+    assert len(sent) == 1
     job = response.json()
+    assert set(job) == JOB_KEYS
+    assert job["project"] == project.pk
     assert job["format"] == "hh-rlhf" and job["labels"] == "imported"
-    # Celery runs eagerly in tests, so the job has finished by now.
     status = manager_client.get(url(project) + f"{job['id']}/")
     assert status.status_code == 200
+    assert set(status.json()) == JOB_KEYS
     assert status.json()["status"] == "done"
     assert status.json()["result"] == {"created": 1, "duplicates": 0, "imported_labels": 1,
                                        "gold": 0}
+    assert status.json()["detail"] == "" and status.json()["errors"] == []
+    row = ImportJob.objects.get(pk=job["id"])
+    assert row.status == ImportJob.Status.DONE
+    assert row.result == status.json()["result"]
+    assert row.created_by == users["manager"]
+    assert row.created_at <= row.started_at <= row.finished_at
+    assert status.json()["created_at"] == row.created_at.isoformat()
+    assert status.json()["finished_at"] == row.finished_at.isoformat()
     assert counts(project)["items"] == 1
-    assert not list((tmp_path / "imports").glob("*.data"))  # the upload is gone
+    assert not list((tmp_path / "imports").iterdir())  # the upload is gone
 
 
 def test_async_import_with_a_bad_line_reports_it(project_with_roles, post_import,
-                                                 manager_client, settings, tmp_path):
+                                                 manager_client, settings, tmp_path,
+                                                 django_capture_on_commit_callbacks):
     project, _ = project_with_roles
     settings.DATA_DIR = tmp_path
-    job = post_import(project, jsonl(HH, {"chosen": 1}), format="hh-rlhf",
-                      **{"async": "true"}).json()
+    with django_capture_on_commit_callbacks(execute=True):
+        job = post_import(project, jsonl(HH, {"chosen": 1}), format="hh-rlhf",
+                          **{"async": "true"}).json()
     status = manager_client.get(url(project) + f"{job['id']}/").json()
     assert status["status"] == "failed"
     assert status["detail"] == "1 line is invalid; nothing was imported."
     assert status["errors"] == [{"line": 2, "message":
                                  "chosen must be a transcript string, not a number."}]
+    assert status["result"] is None
+    row = ImportJob.objects.get(pk=job["id"])
+    assert (row.status, row.detail, row.errors) == ("failed", status["detail"], status["errors"])
     assert counts(project)["items"] == 0
+    assert not list((tmp_path / "imports").iterdir())
+
+
+def test_async_import_answers_queued_until_a_worker_runs_it(project_with_roles, post_import,
+                                                            manager_client, settings,
+                                                            tmp_path,
+                                                            django_capture_on_commit_callbacks):
+    project, _ = project_with_roles
+    settings.DATA_DIR = tmp_path
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        response = post_import(project, jsonl(HH), format="hh-rlhf", **{"async": "1"})
+    assert response.status_code == 202
+    job = response.json()
+    assert (job["status"], job["started_at"], job["finished_at"], job["result"]) \
+        == ("queued", None, None, None)
+    assert manager_client.get(url(project) + f"{job['id']}/").json() == job
+    assert [p.name for p in (tmp_path / "imports").iterdir()] \
+        == [ImportJob.objects.get(pk=job["id"]).upload_name]
+    assert len(sent) == 1
+    sent[0]()  # the worker picks it up
+    assert manager_client.get(url(project) + f"{job['id']}/").json()["status"] == "done"
+
+
+def test_async_import_of_nothing_stores_no_job(project_with_roles, post_import, settings,
+                                               tmp_path):
+    project, _ = project_with_roles
+    settings.DATA_DIR = tmp_path
+    response = post_import(project, b"", format="hh-rlhf", **{"async": "1"})
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "file",
+                                          "message": "There are no lines to import."}]
+    assert not ImportJob.objects.exists()
+    assert not list((tmp_path / "imports").iterdir())
 
 
 def test_async_job_is_private_to_its_project(project_with_roles, post_import, client_for,
@@ -491,3 +547,6 @@ def test_async_job_is_private_to_its_project(project_with_roles, post_import, cl
         == 404
     annotator = client_for(users["annotator"])
     assert annotator.get(url(project) + f"{job['id']}/").status_code == 403
+    unknown = manager.get(url(project) + "00000000-0000-4000-8000-000000000000/")
+    assert unknown.status_code == 404
+    assert unknown.json()["detail"] == "No such import."

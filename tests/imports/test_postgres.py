@@ -1,4 +1,5 @@
-"""PostgreSQL only: concurrent imports into one project, and the COPY path's ids."""
+"""PostgreSQL only: concurrent imports into one project, two workers on one background job,
+and the COPY path's ids."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import threading
 import pytest
 from django.db import connection
 
-from annotation.imports import services
-from annotation.models import Item, Response
+from annotation.imports import jobs, services
+from annotation.models import ImportJob, Item, Response
 
 from .conftest import counts, jsonl
 
@@ -43,6 +44,41 @@ def test_two_imports_of_one_file_at_once_store_it_once(project_with_roles):
     assert sorted(r["created"] for r in results) == [0, 500]
     assert sorted(r["duplicates"] for r in results) == [0, 500]
     assert counts(project) == {"items": 500, "responses": 1000, "annotations": 500}
+
+
+def test_two_workers_on_one_job_import_it_once(project_with_roles, settings, tmp_path):
+    project, users = project_with_roles
+    settings.DATA_DIR = tmp_path
+    body = jsonl(*({"prompt": f"q{i}", "chosen": "a", "rejected": "b"} for i in range(500)))
+    # The row and upload as jobs.submit leaves them; made here because in autocommit
+    # submit's task would run (eagerly) at once.
+    job = ImportJob.objects.create(project=project, created_by=users["manager"], format="trl",
+                                   labels="imported", upload_name="job.data")
+    (jobs.jobs_dir() / job.upload_name).write_bytes(body)
+    start = threading.Barrier(2)
+    failures = []
+
+    def work():
+        try:
+            start.wait()
+            jobs.run(str(job.pk))
+        except Exception as exc:  # noqa: BLE001  (reported by the assertion below)
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    job.refresh_from_db()
+    # Had both run it, the second would have recorded all 500 lines as duplicates.
+    assert job.status == ImportJob.Status.DONE
+    assert job.result == {"created": 500, "duplicates": 0, "imported_labels": 500, "gold": 0}
+    assert counts(project) == {"items": 500, "responses": 1000, "annotations": 500}
+    assert not (jobs.jobs_dir() / job.upload_name).exists()
 
 
 def test_copied_rows_take_ids_from_the_sequences(project_with_roles):
