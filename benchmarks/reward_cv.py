@@ -8,6 +8,9 @@ e.g. ``--set mode=finetune --set ft_epochs=2``. Library use:
 
     from training.reward_model import cross_validate, TrainConfig
     cross_validate(comparisons, config=TrainConfig(), folds=5) -> dict
+
+Measured on 2 CPU cores (see training/reward_model.py for every variant tried):
+default (head) 0.654 in ~35 s with a cold cache; ``--set mode=finetune`` 0.660 in ~27 min.
 """
 
 from __future__ import annotations
