@@ -66,6 +66,70 @@ def _isolated_data_dir(tmp_path, settings):
     yield
 
 
+def database_url_for_tests() -> str:
+    """A DATABASE_URL naming the test database, for processes started by a test."""
+    from django.db import connection
+
+    conf = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{conf['NAME']}"
+    host = conf.get("HOST") or "127.0.0.1"
+    port = conf.get("PORT") or 5432
+    auth = conf["USER"] + (f":{conf['PASSWORD']}" if conf.get("PASSWORD") else "")
+    return f"postgres://{auth}@{host}:{port}/{conf['NAME']}"
+
+
+class WorkerProcess:
+    """A real Celery worker in a subprocess, against the test database and REDIS_URL.
+
+    While it runs, tasks are sent through the broker (not run eagerly). ``output`` holds what
+    the worker printed once the block ends."""
+
+    def __init__(self, *, name: str, data_dir: Path):
+        self.name, self.data_dir, self.output = name, data_dir, ""
+
+    def __enter__(self) -> WorkerProcess:
+        import subprocess
+        import sys
+
+        from rankwise.celery import app
+
+        root = Path(__file__).resolve().parent.parent
+        env = {**os.environ, "DATABASE_URL": database_url_for_tests(),
+               "REDIS_URL": settings.REDIS_URL, "RANKWISE_DATA_DIR": str(self.data_dir),
+               "RANKWISE_PROFILE": "local", "PYTHONPATH": f"{root / 'platform'}:{root}",
+               "CELERY_TASK_ALWAYS_EAGER": "0"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "rankwise", "worker", "-Q", "celery",
+             "-c", "1", "--pool", "solo", "-n", f"{self.name}@%h", "--loglevel", "WARNING"],
+            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        app.conf.task_always_eager = False
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        import subprocess
+
+        from rankwise.celery import app
+
+        app.conf.task_always_eager = True
+        self.process.terminate()
+        try:
+            self.output = self.process.communicate(timeout=20)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path):
+    """``with celery_worker_process("name") as worker: ...`` (needs the redis marker)."""
+
+    def start(name: str, data_dir: Path | None = None) -> WorkerProcess:
+        return WorkerProcess(name=name, data_dir=data_dir or tmp_path)
+
+    return start
+
+
 @pytest.fixture
 def hh_rlhf_path() -> Path:
     if not HH_RLHF_PATH.exists():

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
 
 from annotation.models import ImportJob
-from tests.foundation.test_celery_worker import ROOT, database_url
 
 from .conftest import counts, jsonl, url
 
@@ -19,24 +15,14 @@ from .conftest import counts, jsonl, url
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_imports_the_upload_and_records_the_outcome(project_with_roles, client_for,
-                                                             settings, tmp_path):
-    from rankwise.celery import app
-
+                                                             settings, tmp_path,
+                                                             celery_worker_process):
     project, users = project_with_roles
     # Web and worker share DATA_DIR, as they do in production: the worker reads the upload.
     settings.DATA_DIR = tmp_path
-    env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL,
-           "RANKWISE_DATA_DIR": str(tmp_path), "RANKWISE_PROFILE": "local",
-           "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}", "CELERY_TASK_ALWAYS_EAGER": "0"}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "rankwise", "worker", "-Q", "celery",
-         "-c", "1", "--pool", "solo", "-n", "test-import-worker@%h", "--loglevel", "WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    app.conf.task_always_eager = False
     manager = client_for(users["manager"])
     body = jsonl(*({"prompt": f"q{i}", "chosen": "a", "rejected": "b"} for i in range(50)))
-    try:
+    with celery_worker_process("test-import-worker", tmp_path) as worker:
         response = manager.post(url(project, format="trl", **{"async": "1"}), data=body,
                                 content_type="application/x-ndjson")
         assert response.status_code == 202, response.content
@@ -47,18 +33,10 @@ def test_a_worker_imports_the_upload_and_records_the_outcome(project_with_roles,
             if status["status"] in ("done", "failed"):
                 break
             time.sleep(0.5)
-    finally:
-        app.conf.task_always_eager = True
-        worker.terminate()
-        try:
-            output = worker.communicate(timeout=20)[0].decode(errors="replace")
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            output = ""
-    assert status["status"] == "done", (status, output)
+    assert status["status"] == "done", (status, worker.output)
     assert status["result"] == {"created": 50, "duplicates": 0, "imported_labels": 50,
                                 "gold": 0}
     assert ImportJob.objects.get(pk=status["id"]).finished_at is not None
     assert counts(project) == {"items": 50, "responses": 100, "annotations": 50}
     assert not list((tmp_path / "imports").iterdir())
-    assert "Traceback" not in output, output
+    assert "Traceback" not in worker.output, worker.output
