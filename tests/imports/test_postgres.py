@@ -17,28 +17,36 @@ from .conftest import counts, jsonl
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def test_two_imports_of_one_file_at_once_store_it_once(project_with_roles):
-    project, users = project_with_roles
-    body = jsonl(*({"prompt": f"q{i}", "chosen": "a", "rejected": "b"} for i in range(500)))
-    start = threading.Barrier(2)
+def run_at_once(work, n: int = 2) -> list:
+    """Run ``work()`` in n threads released together; return their results in any order.
+
+    Each thread closes its own database connection; any exception fails the test."""
+    start = threading.Barrier(n)
     results, failures = [], []
 
     def run():
         try:
             start.wait()
-            results.append(services.import_items(actor=users["manager"], project=project,
-                                                 source=io.BytesIO(body), format="trl"))
+            results.append(work())
         except Exception as exc:  # noqa: BLE001  (reported by the assertion below)
             failures.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
+    threads = [threading.Thread(target=run) for _ in range(n)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert failures == []
+    return results
+
+
+def test_two_imports_of_one_file_at_once_store_it_once(project_with_roles):
+    project, users = project_with_roles
+    body = jsonl(*({"prompt": f"q{i}", "chosen": "a", "rejected": "b"} for i in range(500)))
+    results = run_at_once(lambda: services.import_items(
+        actor=users["manager"], project=project, source=io.BytesIO(body), format="trl"))
     # The project lock queues the second import behind the first, which then sees every
     # line as a duplicate instead of failing on the unique content hash.
     assert sorted(r["created"] for r in results) == [0, 500]
@@ -55,24 +63,7 @@ def test_two_workers_on_one_job_import_it_once(project_with_roles, settings, tmp
     job = ImportJob.objects.create(project=project, created_by=users["manager"], format="trl",
                                    labels="imported", upload_name="job.data")
     (jobs.jobs_dir() / job.upload_name).write_bytes(body)
-    start = threading.Barrier(2)
-    failures = []
-
-    def work():
-        try:
-            start.wait()
-            jobs.run(str(job.pk))
-        except Exception as exc:  # noqa: BLE001  (reported by the assertion below)
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    run_at_once(lambda: jobs.run(str(job.pk)))
     job.refresh_from_db()
     # Had both run it, the second would have recorded all 500 lines as duplicates.
     assert job.status == ImportJob.Status.DONE
