@@ -31,16 +31,12 @@ migrate: install
 demo: migrate
 	$(PY) manage.py load_demo
 
-# The embedded default: web + worker + scheduler in one terminal. Ctrl-C stops all three.
+# The embedded default: web + worker + scheduler in one terminal. Ctrl-C (or SIGTERM) stops
+# all three cleanly (rankwise/supervisor.py).
 run: export RANKWISE_PROFILE ?= local
 run: demo
-	@trap 'kill 0' EXIT INT TERM; \
-	$(PY) -m celery -A rankwise worker -Q celery,training -c 1 --loglevel=INFO & \
-	$(PY) -m celery -A rankwise beat --loglevel=INFO & \
-	echo "Rankwise: http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs/)"; \
-	$(VENV)/bin/gunicorn rankwise.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) \
-	  --threads 4 --access-logfile - & \
-	wait
+	exec $(PY) -m rankwise.supervisor --host $(HOST) --port $(PORT) \
+	  --web-concurrency $(WEB_CONCURRENCY)
 
 web: install
 	$(VENV)/bin/gunicorn rankwise.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) \
@@ -54,6 +50,8 @@ beat: install
 
 test: export RANKWISE_PROFILE ?= local
 test: install
+	@command -v node >/dev/null || { echo "Node.js 18+ is needed for the browser-code tests"; exit 1; }
+	node --test tests/js/
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

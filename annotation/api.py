@@ -11,9 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
-from .models import Guideline, Item, Membership, Project
+from .models import Item, Membership, Project
 from .permissions import Role, can_create_projects, can_create_users, project_for
 from .serializers import (
+    GuidelineAcknowledgeSerializer,
     GuidelineSerializer,
     ItemSerializer,
     MembershipSerializer,
@@ -124,23 +125,17 @@ class GuidelineApi(APIView):
 
 class GuidelineAcknowledgeApi(APIView):
     @extend_schema(
-        request=inline_serializer(
-            "GuidelineAcknowledge", {"version": serializers.IntegerField(required=False)}
-        ),
+        request=GuidelineAcknowledgeSerializer,
         responses={200: inline_serializer("Acknowledged", {"version": serializers.IntegerField()})},
     )
     def post(self, request, pk):
         project = project_for(user=request.user, project_id=pk)
-        version = request.data.get("version") if hasattr(request.data, "get") else None
-        if version is not None:
-            guideline = get_object_or_404(Guideline, project=project, version=version)
-        else:
-            guideline = selectors.current_guideline(project=project)
-            if guideline is None:
-                return Response({"detail": "This project has no guideline.", "errors": []},
-                                status=status.HTTP_404_NOT_FOUND)
-        services.acknowledge_guideline(user=request.user, guideline=guideline)
-        return Response({"version": guideline.version})
+        body = GuidelineAcknowledgeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        ack = services.acknowledge_current_guideline(
+            user=request.user, project=project, version=body.validated_data.get("version")
+        )
+        return Response({"version": ack.guideline.version})
 
 
 class ItemFilter(django_filters.FilterSet):

@@ -6,8 +6,7 @@ a member whose role is too low gets 403. Staff users act as managers everywhere.
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
-from rest_framework import exceptions
+from rankwise.errors import NotFound, PermissionDenied
 
 from .models import Membership, Project
 
@@ -39,12 +38,13 @@ def has_role(*, user, project: Project, at_least: str) -> bool:
 
 def project_for(*, user, project_id, at_least: str = Role.ANNOTATOR) -> Project:
     """Load a project the user may see at the given role, or raise 404/403."""
-    project = get_object_or_404(Project, pk=project_id)
-    role = role_in(user=user, project=project)
+    # A missing project and one the user is not a member of answer alike, so ids don't leak.
+    project = Project.objects.filter(pk=project_id).first()
+    role = role_in(user=user, project=project) if project is not None else None
     if role is None:
-        raise exceptions.NotFound("No such project.")
+        raise NotFound("No such project.")
     if RANK[role] < RANK[at_least]:
-        raise exceptions.PermissionDenied(f"This needs the {at_least} role in the project.")
+        raise PermissionDenied(f"This needs the {at_least} role in the project.")
     return project
 
 

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from rankwise.api import StorableJSONField
+from rankwise.converters import MAX_ID
 
 from .models import Guideline, Item, Membership, Project, Response
 
@@ -22,6 +26,7 @@ class UserSerializer(serializers.ModelSerializer):
 
 class ProjectSerializer(serializers.ModelSerializer):
     role = serializers.SerializerMethodField()
+    settings = StorableJSONField(required=False)
 
     class Meta:
         model = Project
@@ -37,32 +42,70 @@ class ProjectSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return role_in(user=request.user, project=project) if request else None
 
-    def validate_settings(self, value):
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Must be a JSON object.")
-        return value
+
+@extend_schema_field({
+    "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "maxLength": 150}],
+    "description": "The member: a user id (integer) or a username (string). A string of "
+                   "digits is read as an id. Answers always give the id.",
+})
+class UserReferenceField(serializers.Field):
+    """A user named by id (a JSON integer, or a string of ASCII digits as a form sends
+    it) or by username; answers with the id."""
+
+    default_error_messages = {
+        "invalid": "Give a user id (integer) or a username (string).",
+        "missing": "No user {value!r}.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.text = serializers.CharField(max_length=150)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, str)):
+            self.fail("invalid")
+        if isinstance(data, str):
+            data = self.text.run_validation(data)
+        # str.isdigit() is true for "²" and "٣", which int() refuses or reads as digits.
+        if isinstance(data, int) or (data.isascii() and data.isdigit()):
+            number = int(data)
+            user = User.objects.filter(pk=number).first() if 1 <= number <= MAX_ID else None
+        else:
+            user = User.objects.filter(username=data).first()
+        if user is None:
+            self.fail("missing", value=data)
+        return user
+
+    def to_representation(self, value):
+        return value.pk
 
 
 class MembershipSerializer(serializers.ModelSerializer):
-    user = serializers.CharField(help_text="User id or username.")
+    user = UserReferenceField()
     username = serializers.CharField(source="user.username", read_only=True)
 
     class Meta:
         model = Membership
         fields = ["id", "user", "username", "role", "status", "created_at"]
         read_only_fields = ["id", "username", "created_at"]
+        extra_kwargs = {"role": {"required": True}}
 
-    def validate_user(self, value: str):
-        lookup = {"pk": int(value)} if str(value).isdigit() else {"username": value}
-        try:
-            return User.objects.get(**lookup)
-        except User.DoesNotExist:
-            raise serializers.ValidationError(f"No user {value!r}.") from None
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["user"] = instance.user_id
-        return data
+class JSONIntegerField(serializers.IntegerField):
+    """An integer that was sent as a JSON integer: not "2", 2.0 or true, which DRF's
+    IntegerField reads as 2 or 1."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class GuidelineAcknowledgeSerializer(serializers.Serializer):
+    version = JSONIntegerField(
+        required=False, min_value=1,
+        help_text="The version read; it must be the current one. Without it, the current.",
+    )
 
 
 class GuidelineSerializer(serializers.ModelSerializer):

@@ -7,8 +7,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("projects/<int:pk>/", views.project_detail, name="project"),
-    path("projects/<int:pk>/guidelines/", views.guidelines, name="guidelines"),
+    path("projects/<id:pk>/", views.project_detail, name="project"),
+    path("projects/<id:pk>/guidelines/", views.guidelines, name="guidelines"),
     path("", include("annotation.imports.ui_urls")),
     path("", include("annotation.assignment.ui_urls")),
 ]

@@ -3,13 +3,14 @@
     python benchmarks/reward_cv.py [--data PATH] [--folds 5] [--cache DIR] [--set key=value ...]
 
 Prints ONE JSON line: {"mean_accuracy", "std_accuracy", "folds": [...], "seconds", ...}.
-Folds are by item (one hh-rlhf line = one item). ``--set`` overrides TrainConfig fields,
-e.g. ``--set mode=finetune --set ft_epochs=2``. Library use:
+Folds are by item (one hh-rlhf line = one item; lines are read through the import parser,
+see ``reward_data.py``). ``--set`` overrides TrainConfig fields, e.g. ``--set
+mode=finetune --set ft_epochs=2``. Library use:
 
-    from training.reward_model import cross_validate, TrainConfig
+    from training.reward import cross_validate, TrainConfig
     cross_validate(comparisons, config=TrainConfig(), folds=5) -> dict
 
-Measured on 2 CPU cores (see training/reward_model.py for every variant tried):
+Measured on 2 CPU cores (see training/reward/__init__.py for every variant tried):
 default (head) 0.654 in ~35 s with a cold cache; ``--set mode=finetune`` 0.660 in ~27 min.
 """
 
@@ -24,25 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.encoders import EmbeddingCache  # noqa: E402
-from training.hh_rlhf import read_pairs  # noqa: E402
-from training.reward_model import Comparison, TrainConfig, cross_validate  # noqa: E402
-
-DEFAULT_DATA = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "hh-rlhf-harmless-base-test.jsonl.gz"
-)
-
-
-def hh_comparisons(path: str | Path, *, limit: int | None = None) -> list[Comparison]:
-    """One Comparison per line: responses [chosen, rejected], ranking [[0], [1]]."""
-    out = []
-    for i, (prompt, chosen, rejected) in enumerate(read_pairs(path)):
-        if limit is not None and i >= limit:
-            break
-        out.append(
-            Comparison(item_id=i, prompt=prompt, responses=[chosen, rejected], ranking=[[0], [1]])
-        )
-    return out
+from benchmarks.reward_data import DEFAULT_DATA, hh_comparisons  # noqa: E402
+from training.reward import EmbeddingCache, TrainConfig, cross_validate  # noqa: E402
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, object]:

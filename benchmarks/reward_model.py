@@ -30,19 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from training.encoders import EmbeddingCache, mean_pool, text_key  # noqa: E402
-from training.hh_rlhf import read_pairs  # noqa: E402
-from training.reward_model import (  # noqa: E402
-    Comparison,
-    RewardScorer,
-    TrainConfig,
+from benchmarks.reward_data import DEFAULT_DATA, hh_comparisons  # noqa: E402
+from training.reward import Comparison, RewardScorer, TrainConfig, train  # noqa: E402
+from training.reward.embedding_cache import EmbeddingCache, text_key  # noqa: E402
+from training.reward.encoders import mean_pool  # noqa: E402
+from training.reward.model import (  # noqa: E402
+    HeadEnsemble,
     build_encoder,
     combine_features,
-    train,
-)
-
-DEFAULT_DATA = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "hh-rlhf-harmless-base-test.jsonl.gz"
+    feature_dim,
 )
 
 
@@ -143,8 +139,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     config = TrainConfig(eval_fraction=0.0, device="cpu")
     encoder = build_encoder(config)
-    pairs = list(read_pairs(args.data))
-    texts = [t.strip() for _, a, b in pairs for t in (a, b)][:n_texts]
+    pairs = hh_comparisons(args.data)
+    texts = [t.strip() for c in pairs for t in c.responses][:n_texts]
 
     encoder.embed(texts[:16])  # warm-up
     t0 = time.perf_counter()
@@ -162,10 +158,7 @@ def main(argv: list[str] | None = None) -> dict:
         encoder.dim, len(encoder.layers), n_pairs=n_pairs, config=config
     )
 
-    ft_comparisons = [
-        Comparison(item_id=i, prompt=p, responses=[a, b], ranking=[[0], [1]])
-        for i, (p, a, b) in enumerate(pairs[:n_ft])
-    ]
+    ft_comparisons = pairs[:n_ft]
     ft_config = TrainConfig(mode="finetune", ft_epochs=1, eval_fraction=0.0, device="cpu")
     marks: list[tuple[float, float]] = []
     t0 = time.perf_counter()
@@ -201,8 +194,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 def train_head_stub(config: TrainConfig, encoder):
     """An untrained head of the right size: scoring speed does not depend on its weights."""
-    from training.reward_model import HeadEnsemble, feature_dim
-
     return HeadEnsemble(in_dim=feature_dim(config, encoder.dim, len(encoder.layers)))
 
 

@@ -1,6 +1,8 @@
+"""Admin pages of the registry: training runs and model versions of every kind."""
+
 from django.contrib import admin
 
-from .models import RewardModelVersion, TrainingRun
+from .models import ModelVersion, TrainingRun
 
 
 @admin.register(TrainingRun)
@@ -13,14 +15,14 @@ class TrainingRunAdmin(admin.ModelAdmin):
                        "n_comparisons", "created_at", "updated_at", "started_at", "finished_at"]
 
 
-@admin.register(RewardModelVersion)
-class RewardModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "version", "is_active", "accuracy", "created_at"]
-    list_filter = ["is_active"]
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "kind", "version", "is_active", "accuracy", "created_at"]
+    list_filter = ["kind", "is_active"]
     raw_id_fields = ["project", "training_run"]
     readonly_fields = ["metrics", "config", "data_fingerprint", "eval_split", "artifact_path",
                        "created_at", "activated_at"]
 
     @admin.display(description="eval accuracy")
-    def accuracy(self, obj: RewardModelVersion):
+    def accuracy(self, obj: ModelVersion):
         return obj.metrics.get("accuracy")

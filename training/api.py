@@ -3,7 +3,6 @@ Thin: parse, check the role, call one service or selector, shape the answer."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
@@ -11,8 +10,9 @@ from rest_framework.views import APIView
 
 from annotation.permissions import Role, project_for
 
-from . import selectors, services
-from .models import RewardModelVersion, TrainingRun
+from . import runs, scoring, selectors
+from .models import ModelVersion, TrainingRun
+from .prompts import prompt_text
 
 # --- shapes -----------------------------------------------------------------------------
 
@@ -23,11 +23,11 @@ class RewardModelSerializer(serializers.ModelSerializer):
     eval_items = serializers.SerializerMethodField()
 
     class Meta:
-        model = RewardModelVersion
+        model = ModelVersion
         fields = ["id", "version", "name", "is_active", "metrics", "config", "data_fingerprint",
                   "eval_items", "training_run", "created_at", "activated_at"]
 
-    def get_eval_items(self, obj: RewardModelVersion) -> int:
+    def get_eval_items(self, obj: ModelVersion) -> int:
         return len(obj.eval_split.get("eval_items", []))
 
 
@@ -41,8 +41,8 @@ class TrainingRunSerializer(serializers.ModelSerializer):
                   "n_comparisons", "reward_model", "created_at", "started_at", "finished_at"]
 
     def get_reward_model(self, obj: TrainingRun) -> dict | None:
-        version = getattr(obj, "reward_model", None)
-        if version is None:
+        version = getattr(obj, "model_version", None)
+        if version is None or version.kind != ModelVersion.Kind.REWARD:
             return None
         return {"id": version.pk, "version": version.version, "name": version.name,
                 "is_active": version.is_active}
@@ -132,10 +132,11 @@ class RewardModelListApi(generics.ListAPIView):
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
-            return RewardModelVersion.objects.none()
+            return ModelVersion.objects.none()
         project = project_for(user=self.request.user, project_id=self.kwargs["pk"],
                               at_least=Role.REVIEWER)
-        return selectors.reward_models_of(project=project).order_by("-version")
+        return selectors.versions_of(project=project,
+                                     kind=ModelVersion.Kind.REWARD).order_by("-version")
 
 
 class TrainApi(APIView):
@@ -146,8 +147,8 @@ class TrainApi(APIView):
         project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)
         body = TrainRequest(data=_body(request))
         body.is_valid(raise_exception=True)
-        run = services.request_training(project=project, actor=request.user,
-                                        params=body.validated_data)
+        run = runs.request_training(project=project, actor=request.user,
+                                    params=body.validated_data)
         return Response({"id": run.pk, "run": run.pk, "status": run.status,
                          "url": f"/api/v1/training-runs/{run.pk}/"},
                         status=status.HTTP_202_ACCEPTED)
@@ -159,9 +160,11 @@ class TrainingRunApi(generics.RetrieveAPIView):
     serializer_class = TrainingRunSerializer
 
     def get_object(self):
-        run = get_object_or_404(TrainingRun.objects.select_related("reward_model"),
-                                pk=self.kwargs["pk"])
-        project_for(user=self.request.user, project_id=run.project_id, at_least=Role.REVIEWER)
+        run = (TrainingRun.objects.select_related("model_version")
+               .filter(pk=self.kwargs["pk"]).first())
+        # A missing run answers like someone else's, so run ids don't leak.
+        project_for(user=self.request.user, project_id=run.project_id if run else None,
+                    at_least=Role.REVIEWER)
         return run
 
 
@@ -175,9 +178,9 @@ class ScoreApi(APIView):
         body = ScoreRequest(data=_body(request))
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        prompt = selectors.prompt_text(prompt=data.get("prompt"), messages=data.get("messages"))
-        return Response(services.score_texts(project=project, prompt=prompt,
-                                             responses=data["responses"]))
+        prompt = prompt_text(prompt=data.get("prompt"), messages=data.get("messages"))
+        return Response(scoring.score_texts(project=project, prompt=prompt,
+                                            responses=data["responses"]))
 
 
 class FeedbackApi(APIView):
@@ -186,4 +189,4 @@ class FeedbackApi(APIView):
                    "before and after one learning step on your submitted ranking (a copy of "
                    "the model; nothing is saved). Only the annotator, after submitting.")
     def get(self, request, pk):
-        return Response(services.feedback_for(assignment_id=pk, user=request.user))
+        return Response(scoring.feedback_for(assignment_id=pk, user=request.user))

@@ -1,14 +1,14 @@
 """Background tasks of the training app. Named ``training.*`` so that
 ``CELERY_TASK_ROUTES`` sends them to the ``training`` queue (GPU workers when scaled out).
-Each takes ids, loads what it needs, and records its outcome in a row."""
+Each takes ids and calls one service, which records the outcome in a row; services
+enqueue these by name (``rankwise.celery.enqueue_on_commit``) and never import this
+module."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from annotation.models import Project
-
-from . import services
+from . import runs, schedule, scoring
 
 RETRY_BACKOFF_S = (30, 120, 600)
 
@@ -18,11 +18,11 @@ RETRY_BACKOFF_S = (30, 120, 600)
 def train_reward_model(self, run_id: int) -> str:
     """Execute one queued run. Idempotent: a finished run is not run again. A transient
     database fault puts the run back to queued and retries it with backoff; any other
-    failure is recorded on the run with its traceback."""
+    failure, a domain error included, is recorded on the run with its traceback."""
     retries = self.request.retries or 0
     try:
-        run = services.execute_run(run_id=run_id, retry_transient=retries < self.max_retries)
-    except services.TransientFailure as exc:
+        run = runs.execute_run(run_id=run_id, retry_transient=retries < self.max_retries)
+    except runs.TransientFailure as exc:
         countdown = RETRY_BACKOFF_S[min(retries, len(RETRY_BACKOFF_S) - 1)]
         raise self.retry(exc=exc, countdown=countdown) from exc
     return run.status
@@ -30,15 +30,11 @@ def train_reward_model(self, run_id: int) -> str:
 
 @shared_task(name="training.maybe_train_reward_models")
 def maybe_train_reward_models() -> list[int]:
-    """Beat: start a run for each project whose schedule and new data call for one."""
-    services.fail_stale_runs()
-    return services.maybe_train_all()
+    """Beat: sweep lost runs, start a run for each project whose schedule calls for one."""
+    return schedule.maybe_train_all()
 
 
 @shared_task(name="training.score_items_for_active_learning")
 def score_items_for_active_learning(project_id: int) -> int:
     """After a new active model: refresh the open items' uncertainty for the queue."""
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None:
-        return 0
-    return services.score_open_items(project=project)
+    return scoring.score_open_items(project_id=project_id)

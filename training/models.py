@@ -1,10 +1,13 @@
-"""The model registry: training runs and the reward-model versions they publish.
+"""The model registry's tables: training runs and the model versions they publish.
 
 A ``TrainingRun`` is one attempt (queued → running → succeeded | failed) and records its
 own progress, loss curve and outcome so that the API and UI can follow it. A successful
-run publishes one ``RewardModelVersion``: an immutable artifact folder under
-``settings.ARTIFACTS_DIR`` plus the metrics it earned on its evaluation split. At most one
-version per project is active; the API scores, feedback and active learning use that one.
+run publishes one ``ModelVersion``: an immutable artifact folder under
+``settings.ARTIFACTS_DIR`` plus the metrics it earned on its evaluation split. Every model
+kind (``reward`` now, ``policy`` next) shares this one table, told apart by ``kind``:
+version numbers count per project and kind, and at most one version per project and kind
+is active; the API's scores, feedback and active learning use the active reward model.
+The rules that write these rows are in :mod:`training.registry` and :mod:`training.runs`.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class TrainingRun(models.Model):
     n_comparisons = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Bumped by every progress write: a running run whose row stopped changing long ago
-    # lost its worker (see services.fail_stale_runs).
+    # lost its worker (see runs.fail_stale_runs).
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -88,9 +91,14 @@ class TrainingRun(models.Model):
         return self.status in self.FINISHED
 
 
-class RewardModelVersion(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="reward_models")
-    version = models.PositiveIntegerField()
+class ModelVersion(models.Model):
+    class Kind(models.TextChoices):
+        REWARD = "reward"
+        POLICY = "policy"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.REWARD)
+    version = models.PositiveIntegerField(help_text="Counted per project and kind.")
     is_active = models.BooleanField(default=False)
     metrics = models.JSONField(default=dict, blank=True, help_text="On this run's eval split.")
     config = models.JSONField(default=dict, blank=True, help_text="The trainer's config.")
@@ -106,7 +114,7 @@ class RewardModelVersion(models.Model):
         max_length=500, help_text="Relative to ARTIFACTS_DIR: model.safetensors, config.json, ..."
     )
     training_run = models.OneToOneField(
-        TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="reward_model"
+        TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="model_version"
     )
     activated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -114,15 +122,17 @@ class RewardModelVersion(models.Model):
     class Meta:
         ordering = ["project", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "version"], name="reward_model_unique_version"),
-            # At most one active model per project, whatever the races between runs.
+            models.UniqueConstraint(fields=["project", "kind", "version"],
+                                    name="model_version_unique_number"),
+            # At most one active model per project and kind, whatever the races between runs.
             models.UniqueConstraint(
-                fields=["project"], condition=Q(is_active=True), name="reward_model_one_active"
+                fields=["project", "kind"], condition=Q(is_active=True),
+                name="model_version_one_active",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.project} reward model {self.name}"
+        return f"{self.project} {self.kind} model {self.name}"
 
     @property
     def name(self) -> str:

@@ -8,13 +8,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import APIException
 
 from annotation.models import Project
 from annotation.permissions import RANK, Role, role_in
+from annotation.project_settings import project_settings
+from rankwise.errors import ApplicationError
 
-from . import selectors, services
-from .models import TrainingRun
+from . import runs, selectors
+from .models import ModelVersion, TrainingRun
 
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 600, 160, 6
 
@@ -48,7 +49,8 @@ def loss_chart(curve: list) -> dict | None:
 def models_page(request, pk):
     project, role = _project_for_page(request, pk, Role.REVIEWER)
     run = selectors.latest_run(project=project)
-    versions = list(selectors.reward_models_of(project=project).order_by("-version"))
+    versions = list(selectors.versions_of(project=project, kind=ModelVersion.Kind.REWARD)
+                    .order_by("-version"))
     return render(request, "training/models.html", {
         "project": project,
         "role": role,
@@ -58,7 +60,7 @@ def models_page(request, pk):
         "run": run,
         "run_live": run is not None and not run.is_finished,
         "chart": loss_chart(run.loss_curve) if run is not None else None,
-        "settings": services.reward_model_settings(project),
+        "settings": project_settings(project).reward_model,
         "modes": ["head", "finetune"],
     })
 
@@ -73,10 +75,10 @@ def train_now(request, pk):
     if request.POST.get("force") == "on":
         params["force"] = True
     try:
-        run = services.request_training(project=project, actor=request.user, params=params,
-                                        triggered_by=TrainingRun.Trigger.API)
-    except APIException as exc:
-        messages.error(request, str(exc.detail))
+        run = runs.request_training(project=project, actor=request.user, params=params,
+                                    triggered_by=TrainingRun.Trigger.API)
+    except ApplicationError as exc:
+        messages.error(request, exc.detail)
     else:
         messages.success(request, f"Training run {run.pk} queued.")
     return redirect("reward-models", pk=project.pk)

@@ -8,21 +8,17 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from rankwise.text import text_problem
+
 from . import serializers, services
 from .auth import SECURITY, LeanTokenAuthentication
 
 
 class EngineApi(APIView):
-    """Adds the ``code`` (and details) of the engine's refusals to the error body."""
+    """The annotating endpoints: the lean token check of the hot path, or a session. The
+    engine's refusals carry a ``code`` (and details) in the error body."""
 
     authentication_classes = [LeanTokenAuthentication, SessionAuthentication]
-
-    def handle_exception(self, exc):
-        response = super().handle_exception(exc)
-        extra = getattr(exc, "extra", None)
-        if extra and response is not None and isinstance(response.data, dict):
-            response.data.update(extra)
-        return response
 
 
 def _json_object(request) -> dict:
@@ -61,6 +57,8 @@ class SubmitApi(EngineApi):
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and len(key) > 128:
             raise exceptions.ValidationError({"Idempotency-Key": ["At most 128 characters."]})
+        if key is not None and (problem := text_problem(key)):
+            raise exceptions.ValidationError({"Idempotency-Key": [f"The key {problem}"]})
         result = services.submit_annotation(
             assignment_id=pk, annotator=request.user, ranking=body.get("ranking"),
             strength=body.get("strength"), flags=body.get("flags"),

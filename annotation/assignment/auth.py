@@ -10,7 +10,6 @@ expired tokens are left alone; they are refused whenever presented.
 
 from __future__ import annotations
 
-import binascii
 from datetime import UTC
 from functools import cache
 from hmac import compare_digest
@@ -25,6 +24,8 @@ from knox.models import get_token_model
 from knox.settings import CONSTANTS
 from knox.signals import token_expired
 from rest_framework import exceptions
+
+from rankwise import authentication
 
 User = get_user_model()
 AuthToken = get_token_model()
@@ -48,14 +49,11 @@ def _token_sql() -> str:
     )
 
 
-class LeanTokenAuthentication(TokenAuthentication):
+class LeanTokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, token: bytes):
         invalid = exceptions.AuthenticationFailed("Invalid token.")
-        try:
-            token_text = token.decode("utf-8")
-            digest = hash_token(token_text)
-        except (UnicodeDecodeError, TypeError, ValueError, binascii.Error):
-            raise invalid from None
+        token_text = authentication.token_text(token)
+        digest = hash_token(token_text)
         with connection.cursor() as cursor:
             cursor.execute(_token_sql(), [token_text[:CONSTANTS.TOKEN_KEY_LENGTH]])
             rows = cursor.fetchall()

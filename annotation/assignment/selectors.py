@@ -24,6 +24,7 @@ from django.db.models import (
 )
 
 from ..models import Annotation, Assignment, Item, Project
+from ..project_settings import project_settings
 
 Status = Assignment.Status
 ITEM_FIELDS = ("id", "project_id", "prompt", "messages", "is_gold", "annotations_done",
@@ -31,7 +32,7 @@ ITEM_FIELDS = ("id", "project_id", "prompt", "messages", "is_gold", "annotations
 
 
 def uses_active_learning(project: Project) -> bool:
-    return bool(isinstance(project.settings, dict) and project.settings.get("active_learning"))
+    return project_settings(project).active_learning
 
 
 def queue_order(*, project: Project) -> list:

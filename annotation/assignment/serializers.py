@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from ..project_settings import project_settings
 from .services import Submitted, Task
-from .validation import allowed_flags
 
 
 def feedback_url(assignment_id: int) -> str:
@@ -36,7 +36,7 @@ def task_body(task: Task) -> dict:
             "id": project.pk,
             "name": project.name,
             "responses_per_item": project.responses_per_item,
-            "flags": list(allowed_flags(project.settings)),
+            "flags": list(project_settings(project).flags),
             "strength": len(task.responses) == 2,
         },
         "submit_url": f"/api/v1/assignments/{assignment.pk}/submit/",

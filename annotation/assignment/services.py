@@ -20,16 +20,20 @@ What comes next (``next_task``), in this order
        keeps practising on further gold items; with none left they get 403
        (``code: not_qualified``) until a manager steps in. Gold items seen in practice are
        never served again to that member, so their later gold accuracy is not inflated.
-    3. With probability ``gold_rate``, a hidden gold item the annotator never had (a
-       Bernoulli draw per task, so nobody can tell which task is the test). It is stored
-       like any label (source human); its reason, as the annotator sees it, is the one an
-       ordinary new item would carry, and nothing in any answer reveals the gold ranking.
-       Gold items are not limited by overlap. Without such an item the draw falls through.
-    4. The open queue: non-gold items with ``annotations_done + leases_live < overlap`` that
+    3. The open queue: non-gold items with ``annotations_done + leases_live < overlap`` that
        the annotator has not had, started items first (so they finish), then the reward
        model's uncertainty when ``settings["active_learning"]`` is on, then age. See
        ``selectors.queue_order``. Nothing left: ``None`` (the API's 204).
-    Every task carries ``reason``; its wording lives in ``reasons``.
+    4. With probability ``gold_rate`` (a Bernoulli draw per task), a hidden gold item the
+       annotator never had is served in place of the open-queue item step 3 found, which
+       keeps its slot. The gold task shows that item's reason, and every answer about it
+       (next, asking again, submit, skip, feedback, lease timing) is shaped like an ordinary
+       one, so nobody can tell which task is the test; nothing reveals the gold ranking.
+       It is stored like any label (source human). Gold items are not limited by overlap.
+       When step 3 finds nothing there is no gold either (a task after "nothing left" would
+       be gold for certain); without a gold item left the draw falls through.
+    Every task carries ``reason``: the annotator reads the rule's category, the assignment
+    stores the details for managers (see ``reasons``).
 
 The claim
     One short transaction of a few statements (``statements``: plain SQL, prepared on
@@ -70,9 +74,10 @@ Submissions
     current at submit and ``duration_ms``. Submitting counts the label, releases the lease
     and closes the assignment in one transaction. Repeating a submission returns the stored
     annotation with 200 (the first answer is 201), never a second one; a repeat is a request
-    with the same ``Idempotency-Key`` or the same ranking, strength, flags and rationale
-    (``duration_ms`` is ignored, as a retry may measure again). A different body for a
-    submitted assignment is 409 ``already_submitted``; an ``Idempotency-Key`` used before for
+    with the same ``Idempotency-Key`` or the same ranking (tied ids in any order), strength,
+    flags (as a set) and rationale, of the types a first submit accepts (``duration_ms`` is
+    ignored, as a retry may measure again). Any other body for a submitted assignment, with
+    no key or another key, is 409 ``already_submitted``; an ``Idempotency-Key`` used before for
     another assignment is 409 ``idempotency_key_reused``; submitting a skipped assignment is
     409 ``assignment_skipped``.
 """
@@ -99,16 +104,18 @@ from django.db.models import (
 )
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual
 from django.utils import timezone
-from rest_framework import exceptions, status
+
+from rankwise.errors import Conflict, NotFound, Unavailable, ValidationFailed
+from rankwise.errors import PermissionDenied as Refused
+from rankwise.text import text_problem
 
 from ..models import Annotation, Assignment, Item, Membership, Project
+from ..project_settings import ProjectSettings, project_settings
 from . import reasons, selectors, statements
 from .validation import (
     InvalidSubmission,
-    allowed_flags,
     check_submission,
     normalise,
-    qualification_rules,
     qualification_status,
     same_ranking,
 )
@@ -117,28 +124,6 @@ Status = Assignment.Status
 QueueState = Item.QueueState
 CLAIM_ATTEMPTS = 5
 SKIP_REASON_MAX_CHARS = 2000
-
-
-class Refused(exceptions.PermissionDenied):
-    """403 with a machine-readable ``code`` and details for the client."""
-
-    def __init__(self, detail: str, *, code: str, **extra: Any):
-        super().__init__(detail)
-        self.extra = {"code": code, **extra}
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-    def __init__(self, detail: str, *, code: str, **extra: Any):
-        super().__init__(detail)
-        self.extra = {"code": code, **extra}
-
-
-class Busy(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The queue is busy; try again."
 
 
 @dataclass(frozen=True)
@@ -234,7 +219,7 @@ def _retrying(work, *, retry_integrity_errors: bool = True):
         except OperationalError as exc:
             if attempt + 1 == CLAIM_ATTEMPTS or not _is_transient(exc):
                 raise
-    raise Busy()
+    raise Unavailable("The queue is busy; try again.", retry_after=1)
 
 
 def _is_transient(exc: OperationalError) -> bool:
@@ -248,7 +233,7 @@ def _refuse_non_member(*, project_id: int, user) -> None:
     if user.is_staff and Project.objects.filter(pk=project_id).exists():
         raise Refused("Staff must join the project as a member to annotate in it.",
                       code="not_a_member")
-    raise exceptions.NotFound("No such project.")
+    raise NotFound("No such project.")
 
 
 def _check_may_annotate(membership: Membership) -> None:
@@ -304,37 +289,54 @@ def _next_task(*, project_id: int, annotator, now: datetime, rng) -> Task | None
             is_practice=mine.is_practice, lease_expires_at=mine.lease_expires_at,
         ))
 
-    required, min_accuracy = qualification_rules(project.settings)
+    rules = project_settings(project).qualification
+    required, min_accuracy = rules.required, rules.min_accuracy
     if required and membership.qualified_at is None:
         return _practice_task(membership=membership, annotator=annotator, required=required,
                               min_accuracy=min_accuracy, now=now, rng=rng)
 
+    gold = None
     if project.gold_rate > 0 and rng.random() < project.gold_rate:
-        item = selectors.gold_candidates(project=project, annotator=annotator).first()
-        if item is not None:
-            Item.objects.filter(pk=item.pk).update(**_counter_update(live=1))
-            return _lease(membership=membership, item_id=item.pk, expired_assignment_id=None,
-                          reason=reasons.GOLD, now=now, rng=rng)
+        gold = selectors.gold_candidates(project=project, annotator=annotator).first()
 
     active_learning = selectors.uses_active_learning(project)
+    item = _open_item(project=project, user_id=annotator.pk, active_learning=active_learning,
+                      claim=gold is None)
+    if item is None:
+        # No gold either: a task after "nothing left" would be gold for certain.
+        return None
+    reason = reasons.for_open_item(
+        labels=item.annotations_done, in_progress=item.leases_live, overlap=project.overlap,
+        active_learning=active_learning, item_uncertainty=item.uncertainty,
+    )
+    if gold is not None:
+        # In place of the open item, which keeps its slot; the gold lease shows its reason.
+        Item.objects.filter(pk=gold.pk).update(**_counter_update(live=1))
+        return _lease(membership=membership, item_id=gold.pk, expired_assignment_id=None,
+                      reason=reasons.hidden_gold(instead_of=reason), now=now, rng=rng)
+    return _lease(membership=membership, item_id=item.id,
+                  expired_assignment_id=item.expired_assignment_id, reason=reason,
+                  now=now, rng=rng, shown=item.shown)
+
+
+def _open_item(*, project: Project, user_id: int, active_learning: bool,
+               claim: bool) -> statements.Candidate | None:
+    """The first open item in serving order that has a free slot, locked, with a lease
+    counted on it when ``claim``; None when nothing is left for this annotator."""
     reopened = False
     for _stale in range(CLAIM_ATTEMPTS):
-        item = statements.next_open_item(project_id=project.pk, user_id=annotator.pk,
+        item = statements.next_open_item(project_id=project.pk, user_id=user_id,
                                          active_learning=active_learning)
         if item is None:
             if reopened or not statements.reopen_items(project_id=project.pk):
                 return None
             reopened = True
             continue
-        if statements.take_slot(item_id=item.id):
-            reason = reasons.for_open_item(
-                labels=item.annotations_done, in_progress=item.leases_live,
-                overlap=project.overlap, active_learning=active_learning,
-                item_uncertainty=item.uncertainty,
-            )
-            return _lease(membership=membership, item_id=item.id,
-                          expired_assignment_id=item.expired_assignment_id, reason=reason,
-                          now=now, rng=rng, shown=item.shown)
+        if claim:
+            if statements.take_slot(item_id=item.id):
+                return item
+        elif item.annotations_done + item.leases_live < project.overlap:
+            return item
         # Its queue state was stale (set for another overlap and missed): correct it and
         # look again. The locked row stays ours until commit, so the next look skips it.
         Item.objects.filter(pk=item.id).update(queue_state=_queue_state())
@@ -388,11 +390,8 @@ def _task(*, membership: Membership, assignment: Assignment,
         shown = statements.item_shown(item_id=assignment.item_id)
     item = Item(id=assignment.item_id, project_id=project.pk, prompt=shown.prompt,
                 messages=shown.messages, uncertainty=shown.uncertainty)
-    reason = reasons.shown_to_annotator(
-        stored=assignment.reason, is_practice=assignment.is_practice,
-        active_learning=selectors.uses_active_learning(project),
-        item_uncertainty=shown.uncertainty,
-    )
+    reason = reasons.shown_to_annotator(stored=assignment.reason,
+                                        is_practice=assignment.is_practice)
     return Task(
         assignment=assignment, item=item, project=project,
         responses=[{"id": rid, "text": shown.texts[rid]} for rid in assignment.display_order],
@@ -427,7 +426,7 @@ def _submit(*, assignment_id: int, annotator, body: dict, idempotency_key: str |
             now: datetime) -> Submitted:
     held = statements.held(assignment_id=assignment_id, user_id=annotator.pk)
     if held is None or not held.is_member:
-        raise exceptions.NotFound("No such assignment.")
+        raise NotFound("No such assignment.")
     if held.status == Status.SUBMITTED:
         return _replay(held=held, annotator=annotator, body=body,
                        idempotency_key=idempotency_key)
@@ -436,9 +435,9 @@ def _submit(*, assignment_id: int, annotator, body: dict, idempotency_key: str |
                        code="assignment_skipped")
     try:
         clean = check_submission(response_ids=held.display_order,
-                                 allowed_flags=allowed_flags(held.settings), **body)
+                                 allowed_flags=ProjectSettings.read(held.settings).flags, **body)
     except InvalidSubmission as exc:
-        raise _validation_error(exc.errors) from None
+        raise ValidationFailed(errors=exc.errors) from None
 
     # A lease still holds its slot, even past its time, and the label takes its place. A
     # reclaimed one needs a free slot, unless the item is gold (gold has no overlap).
@@ -463,29 +462,33 @@ def _submit(*, assignment_id: int, annotator, body: dict, idempotency_key: str |
                      practice=practice)
 
 
-def _validation_error(errors: list[dict[str, str]]) -> exceptions.ValidationError:
-    detail: dict[str, list[str]] = {}
-    for error in errors:
-        detail.setdefault(error["field"], []).append(error["message"])
-    return exceptions.ValidationError(detail)
-
-
 def _same_body(annotation: Annotation, body: dict) -> bool:
+    """Whether a body repeats the stored submission: the same ranking (tied ids in any
+    order), strength, flags (as a set) and rationale, each of the type a first submission
+    must have, so that a body the first submit would have refused is never replayed."""
     ranking = body["ranking"]
-    if not isinstance(ranking, list) or not all(isinstance(tier, list) for tier in ranking):
+    if not isinstance(ranking, list) or not all(
+        isinstance(tier, list) and all(_is_int(rid) for rid in tier) for tier in ranking
+    ):
         return False
-    try:
-        if not same_ranking(ranking, annotation.ranking):
-            return False
-    except TypeError:
+    if not same_ranking(ranking, annotation.ranking):
         return False
-    flags = body["flags"] or []
+    strength, flags, rationale = body["strength"], body["flags"], body["rationale"]
+    if strength is not None and not _is_int(strength):
+        return False
+    flags = [] if flags is None else flags
+    if not isinstance(flags, list) or not all(isinstance(flag, str) for flag in flags):
+        return False
+    rationale = "" if rationale is None else rationale
     return (
-        body["strength"] == annotation.strength
-        and isinstance(flags, list)
-        and list(dict.fromkeys(flags)) == list(annotation.flags)
-        and (body["rationale"] or "") == annotation.rationale
+        strength == annotation.strength
+        and set(flags) == set(annotation.flags)
+        and isinstance(rationale, str) and rationale == annotation.rationale
     )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _replay(*, held: statements.Held, annotator, body: dict,
@@ -509,7 +512,8 @@ def _replay(*, held: statements.Held, annotator, body: dict,
 def _practice_feedback(*, held: statements.Held, ranking: list[list[int]], annotator,
                        now: datetime | None) -> dict:
     """The correct answer of a practice item, and the member's qualification progress."""
-    required, min_accuracy = qualification_rules(held.settings)
+    rules = ProjectSettings.read(held.settings).qualification
+    required, min_accuracy = rules.required, rules.min_accuracy
     answers = selectors.practice_answers(project_id=held.project_id, annotator=annotator,
                                          limit=max(required, 1))
     results = [same_ranking(given, gold) for given, gold in answers]
@@ -541,10 +545,12 @@ def skip_assignment(*, assignment_id: int, annotator, reason: Any = "",
     if reason is None:
         reason = ""
     if not isinstance(reason, str):
-        raise exceptions.ValidationError({"reason": ["reason must be a string."]})
+        raise ValidationFailed.of_fields({"reason": "reason must be a string."})
     if len(reason) > SKIP_REASON_MAX_CHARS:
-        raise exceptions.ValidationError({"reason": [
-            f"reason is {len(reason)} characters; at most {SKIP_REASON_MAX_CHARS}."]})
+        raise ValidationFailed.of_fields({"reason": (
+            f"reason is {len(reason)} characters; at most {SKIP_REASON_MAX_CHARS}.")})
+    if problem := text_problem(reason):
+        raise ValidationFailed.of_fields({"reason": f"reason {problem}"})
     now = now or timezone.now()
     with transaction.atomic():
         assignment = (
@@ -555,7 +561,7 @@ def skip_assignment(*, assignment_id: int, annotator, reason: Any = "",
         if assignment is None or not Membership.objects.filter(
             project_id=assignment.project_id, user=annotator
         ).exists():
-            raise exceptions.NotFound("No such assignment.")
+            raise NotFound("No such assignment.")
         if assignment.status == Status.SKIPPED:
             return assignment
         if assignment.status == Status.SUBMITTED:

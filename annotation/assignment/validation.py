@@ -11,7 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_FLAGS = ("harmful", "factually_wrong", "refusal", "unsure", "other")
+from rankwise.text import text_problem
+
+from ..project_settings import DEFAULT_FLAGS
+
 RATIONALE_MAX_CHARS = 5000
 DURATION_MAX_MS = 2**31 - 1  # the column is a 32-bit integer on PostgreSQL
 STRENGTHS = (1, 2, 3)
@@ -110,6 +113,8 @@ def check_submission(
     elif len(rationale) > RATIONALE_MAX_CHARS:
         errors.append({"field": "rationale", "message": (
             f"rationale is {len(rationale)} characters; at most {RATIONALE_MAX_CHARS}.")})
+    elif problem := text_problem(rationale):
+        errors.append({"field": "rationale", "message": f"rationale {problem}"})
     if duration_ms is not None and (
         not _is_int(duration_ms) or not 0 <= duration_ms <= DURATION_MAX_MS
     ):
@@ -143,25 +148,3 @@ def qualification_status(*, correct: Sequence[bool], required: int,
         return False, None
     accuracy = sum(window) / len(window)
     return len(window) >= required and accuracy >= min_accuracy, accuracy
-
-
-def allowed_flags(project_settings: dict) -> tuple[str, ...]:
-    """``settings["flags"]`` when it is a list of strings, else the default list."""
-    flags = project_settings.get("flags") if isinstance(project_settings, dict) else None
-    if isinstance(flags, list) and flags and all(isinstance(f, str) for f in flags):
-        return tuple(flags)
-    return DEFAULT_FLAGS
-
-
-def qualification_rules(project_settings: dict) -> tuple[int, float]:
-    """(required, min_accuracy) from ``settings["qualification"]``; required 0 = no practice."""
-    rules = project_settings.get("qualification") if isinstance(project_settings, dict) else None
-    if not isinstance(rules, dict):
-        return 0, 0.0
-    required = rules.get("required", 0)
-    min_accuracy = rules.get("min_accuracy", 0.8)
-    if not _is_int(required) or required < 0:
-        required = 0
-    if not isinstance(min_accuracy, (int, float)) or isinstance(min_accuracy, bool):
-        min_accuracy = 0.8
-    return required, min(max(float(min_accuracy), 0.0), 1.0)

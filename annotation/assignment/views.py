@@ -17,7 +17,7 @@ from annotation import selectors
 from annotation.models import Project
 from annotation.permissions import Role, has_role
 
-from .validation import allowed_flags
+from ..project_settings import project_settings
 
 
 @login_required
@@ -32,7 +32,7 @@ def annotate(request, pk):
     # before being sent to read the guidelines.
     if not selectors.has_acknowledged_current(project=project, user=request.user):
         return redirect(back_here)
-    flags = allowed_flags(project.settings)
+    flags = project_settings(project).flags
     config = {
         "projectId": project.pk,
         "k": project.responses_per_item,

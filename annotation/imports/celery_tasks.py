@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from . import jobs
+
 
 @shared_task(name="annotation.import_items_file")
 def import_items_file(job_id: str) -> None:
     """Import an upload stored by ``jobs.submit``; the outcome goes to its ImportJob row."""
-    from . import jobs
-
     jobs.run(job_id)

@@ -23,9 +23,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import exceptions
 
-from rankwise.api import LineErrors
+from rankwise.celery import enqueue_on_commit
+from rankwise.errors import (
+    ApplicationError,
+    LineErrors,
+    PayloadTooLarge,
+    ValidationFailed,
+    error_text,
+)
 
 from ..models import ImportJob, Project
 from . import reader, services
@@ -73,7 +79,7 @@ def _store_upload(source: BinaryIO, path: Path) -> None:
                 # Compressed data is never larger than what it decompresses to, give or
                 # take gzip's few header bytes, so this bound rejects no valid import.
                 if written > settings.IMPORT_MAX_BYTES + 1024:
-                    raise services.PayloadTooLarge(str(reader.InputTooLarge(
+                    raise PayloadTooLarge(str(reader.InputTooLarge(
                         settings.IMPORT_MAX_BYTES)))
                 out.write(chunk)
     except BaseException:
@@ -81,14 +87,12 @@ def _store_upload(source: BinaryIO, path: Path) -> None:
         raise
     if written == 0:
         path.unlink(missing_ok=True)
-        raise exceptions.ValidationError({"file": "There are no lines to import."})
+        raise ValidationFailed.of_fields({"file": "There are no lines to import."})
 
 
 def submit(*, actor, project: Project, source: BinaryIO, format: str,
            labels: str | None) -> ImportJob:
     """Store the upload, record the job and queue its import once the row is committed."""
-    from .celery_tasks import import_items_file
-
     format, labels = services.resolve_options(project=project, format=format, labels=labels)
     job_id = uuid.uuid4()
     upload = jobs_dir() / _upload_name(job_id)
@@ -103,7 +107,7 @@ def submit(*, actor, project: Project, source: BinaryIO, format: str,
         upload.unlink(missing_ok=True)
         raise
     # Sent now in autocommit, or when the caller's transaction commits.
-    transaction.on_commit(lambda: import_items_file.delay(str(job_id)))
+    enqueue_on_commit("annotation.import_items_file", str(job_id))
     # A worker (or an eager task) may have moved it on already; answer with what is true now.
     job.refresh_from_db()
     return job
@@ -148,8 +152,8 @@ def run(job_id: str) -> None:
     except LineErrors as exc:
         _finish(job, status=failed, detail=str(exc.detail),
                 errors=exc.errors[:settings.IMPORT_MAX_ERRORS])
-    except exceptions.APIException as exc:
-        _finish(job, status=failed, detail=services.error_text(exc.detail))
+    except ApplicationError as exc:
+        _finish(job, status=failed, detail=error_text(exc))
     except Project.DoesNotExist:
         _finish(job, status=failed, detail="The project was deleted.")
     except Exception:

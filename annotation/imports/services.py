@@ -21,10 +21,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.utils import timezone
-from rest_framework import exceptions, status
-from rest_framework.exceptions import ValidationError
 
-from rankwise.api import LineErrors
+from rankwise.errors import Conflict, LineErrors, PayloadTooLarge, ValidationFailed
 
 from ..models import Annotation, Item, Project, Response
 from ..services import audit
@@ -39,17 +37,8 @@ HASH_QUERY_CHUNK_PG = 50_000
 ORM_BATCH = 1000
 
 
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The data is too large."
-    default_code = "too_large"
-
-
-class ImportConflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = ("Items with the same content were added to the project while this import "
-                      "ran; nothing was imported. Send the file again.")
-    default_code = "conflict"
+IMPORT_CONFLICT = ("Items with the same content were added to the project while this import "
+                   "ran; nothing was imported. Send the file again.")
 
 
 @dataclass(slots=True)
@@ -61,15 +50,6 @@ class ParsedImport:
     duplicates: int = 0  # lines that repeat an earlier line's content
 
 
-def error_text(detail: Any) -> str:
-    """A DRF error detail ({"file": ["..."]}, ["..."] or "...") as one sentence."""
-    if isinstance(detail, dict):
-        return "; ".join(f"{key}: {error_text(value)}" for key, value in detail.items())
-    if isinstance(detail, list):
-        return " ".join(error_text(value) for value in detail)
-    return str(detail)
-
-
 def resolve_options(*, project: Project, format: str | None,
                     labels: str | None) -> tuple[str, str]:
     """The format and labels mode of an import, checked against the project.
@@ -78,16 +58,16 @@ def resolve_options(*, project: Project, format: str | None,
     """
     format = format or "native"
     if format not in formats.PARSERS:
-        raise ValidationError({"format": f"Unknown format {format!r}; use one of "
+        raise ValidationFailed.of_fields({"format": f"Unknown format {format!r}; use one of "
                                          f"{', '.join(FORMATS)}."})
     if labels in (None, ""):
         labels = "imported" if formats.CARRIES_LABELS[format] else "none"
     if labels not in LABELS:
-        raise ValidationError({"labels": f"Unknown labels mode {labels!r}; use one of "
+        raise ValidationFailed.of_fields({"labels": f"Unknown labels mode {labels!r}; use one of "
                                          f"{', '.join(LABELS)}."})
     fixed = formats.FIXED_K.get(format)
     if fixed is not None and fixed != project.responses_per_item:
-        raise ValidationError({"format": (
+        raise ValidationFailed.of_fields({"format": (
             f"{format} lines hold {fixed} responses, but this project ranks "
             f"{project.responses_per_item} responses per item (K). Use format native."
         )})
@@ -187,7 +167,7 @@ def parse_lines(lines: Iterable[tuple[int, bytes]], *, format: str, k: int,
         noun = "line is" if n_errors == 1 else "lines are"
         raise LineErrors(f"{n_errors} {noun} invalid; nothing was imported.", errors)
     if not parsed.lines:
-        raise ValidationError({"file": "There are no lines to import."})
+        raise ValidationFailed.of_fields({"file": "There are no lines to import."})
     return parsed
 
 
@@ -201,11 +181,11 @@ def parse_source(*, source: BinaryIO, format: str, k: int,
     except reader.InputTooLarge as exc:
         raise PayloadTooLarge(f"{exc} Split the file or raise RANKWISE_IMPORT_MAX_BYTES.") from exc
     except reader.TooManyLines as exc:
-        raise ValidationError(
+        raise ValidationFailed.of_fields(
             {"file": f"{exc} Split the file or raise RANKWISE_IMPORT_MAX_LINES."}
         ) from exc
     except reader.BadGzip as exc:
-        raise ValidationError({"file": str(exc)}) from exc
+        raise ValidationFailed.of_fields({"file": str(exc)}) from exc
 
 
 def import_items(*, actor, project: Project, source: BinaryIO, format: str,
@@ -249,7 +229,7 @@ def write_items(*, actor, project: Project, parsed: ParsedImport, format: str,
     except IntegrityError as exc:
         # Only a writer outside this import path (which does not take the project lock)
         # can add the same content between our check and our insert.
-        raise ImportConflict() from exc
+        raise Conflict(IMPORT_CONFLICT, code="conflict") from exc
     return result
 
 

@@ -7,9 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods
-from rest_framework.exceptions import APIException
 
-from rankwise.api import LineErrors
+from rankwise.errors import ApplicationError, LineErrors, error_text
 
 from ..models import Project
 from ..permissions import RANK, Role, role_in
@@ -51,8 +50,8 @@ def import_items(request, pk):
         except LineErrors as exc:
             context["detail"] = str(exc.detail)
             context["errors"] = exc.errors
-        except APIException as exc:
-            context["detail"] = services.error_text(exc.detail)
+        except ApplicationError as exc:
+            context["detail"] = error_text(exc)
     context["form"] = form
     status = 400 if context["detail"] else 200
     return render(request, "annotation/imports/upload.html", context, status=status)

@@ -1,4 +1,5 @@
-"""Shared REST plumbing: the error shape of the API contract and pagination.
+"""Shared REST plumbing: the error shape of the API contract, storable JSON fields and
+pagination.
 
 Every 4xx answer has the body ``{"detail": str, "errors": [{"field"|"line": ..., "message": str}]}``.
 """
@@ -7,11 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import exceptions, status
+from django.core.exceptions import RequestDataTooBig
+from rest_framework import exceptions, serializers
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .errors import ApplicationError, Unavailable
+from .parsers import request_too_large
+from .text import json_problem
+
+
+class StorableJSONField(serializers.JSONField):
+    """A JSON value whose strings the database can store (no NUL, no lone surrogate)."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        found = json_problem(value)
+        if found:
+            where, problem = found
+            raise serializers.ValidationError(f"{where or 'The value'} {problem}")
+        return value
 
 
 class Pagination(PageNumberPagination):
@@ -31,15 +49,12 @@ class IgnoreFormatParameter(DefaultContentNegotiation):
         return renderer, renderer.media_type
 
 
-class LineErrors(exceptions.APIException):
-    """A 400 naming bad input lines (imports): ``errors`` are ``{"line", "message"}`` dicts."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "invalid"
-
-    def __init__(self, detail: str, errors: list[dict[str, Any]]):
-        super().__init__(detail)
-        self.errors = errors
+def application_error_response(exc: ApplicationError) -> Response:
+    """A domain error as the documented error body, with the error's status."""
+    headers = {}
+    if isinstance(exc, Unavailable):
+        headers["Retry-After"] = str(exc.retry_after)
+    return Response(exc.body(), status=exc.status, headers=headers)
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[dict[str, Any]]:
@@ -67,12 +82,13 @@ def _flatten(detail: Any, prefix: str = "") -> list[dict[str, Any]]:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        exc = request_too_large()
+    if isinstance(exc, ApplicationError):
+        return application_error_response(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, LineErrors):
-        response.data = {"detail": str(exc.detail), "errors": exc.errors}
-        return response
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(exc.detail)
         first = errors[0] if errors else {"message": "Invalid input."}

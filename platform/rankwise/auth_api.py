@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
-from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from .authentication import TokenAuthentication
+from .http_errors import lockout_seconds
 
 
 class Credentials(serializers.Serializer):
@@ -38,7 +40,8 @@ class TokenApi(APIView):
         body.is_valid(raise_exception=True)
         user = authenticate(request=request._request, **body.validated_data)
         if getattr(request._request, "axes_locked_out", False):
-            raise Throttled(detail="Too many failed logins; try again later.")
+            raise Throttled(wait=lockout_seconds(request._request),
+                            detail="Too many failed logins; try again later.")
         if user is None or not user.is_active:
             raise AuthenticationFailed("Wrong username or password.")
         _instance, token = AuthToken.objects.create(user=user)

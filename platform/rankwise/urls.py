@@ -1,9 +1,18 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .auth_api import TokenApi
+from .converters import IdConverter
 from .health import healthz
+
+# Before the includes below, which build routes that use it.
+register_converter(IdConverter, "id")
+
+handler400 = "rankwise.http_errors.bad_request"
+handler403 = "rankwise.http_errors.permission_denied"
+handler404 = "rankwise.http_errors.page_not_found"
+handler500 = "rankwise.http_errors.server_error"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

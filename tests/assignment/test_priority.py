@@ -32,8 +32,9 @@ def test_gold_is_served_at_gold_rate_once_per_annotator(make_project, make_annot
     gold_tasks = [t for t in served if t.item.pk in gold]
     # 200 Bernoulli(0.25) draws: mean 50, standard deviation 6.1.
     assert 32 <= len(gold_tasks) <= 68
-    assert all(t.assignment.reason == reasons.GOLD for t in gold_tasks)
-    assert all(t.assignment.reason != reasons.GOLD for t in served if t.item.pk not in gold)
+    assert all(reasons.is_hidden_gold(t.assignment.reason) for t in gold_tasks)
+    assert not any(reasons.is_hidden_gold(t.assignment.reason)
+                   for t in served if t.item.pk not in gold)
     # What the annotator reads looks like any new item.
     assert {t.reason for t in gold_tasks} == {reasons.OLDEST}
     seen = [t.item.pk for t in gold_tasks]
@@ -54,7 +55,8 @@ def test_gold_rate_one_serves_each_gold_item_once_then_real_work(make_project,
     items = [t.item.pk for t in iter(lambda: _label(alice, project), None)]
     assert set(items[:4]) == gold and len(items) == 7
     stored = dict(Assignment.objects.values_list("item_id", "reason"))
-    assert {stored[pk] for pk in gold} == {reasons.GOLD}
+    assert {stored[pk] for pk in gold} == {reasons.hidden_gold(instead_of=reasons.OLDEST)}
+    assert stored[next(iter(gold))] == 'gold: hidden quality check (shown as "oldest open item")'
 
 
 def test_started_items_come_before_older_new_ones(make_project, make_annotators, client_for):
@@ -70,8 +72,9 @@ def test_started_items_come_before_older_new_ones(make_project, make_annotators,
     assert (task["item"]["id"], task["reason"]) == (second.pk, "oldest open item")
     # Y: the second item is started (X holds it), so it comes before the older first one.
     task_y = client_for(y).get(f"/api/v1/projects/{project.pk}/next/").json()
-    assert (task_y["item"]["id"], task_y["reason"]) == (
-        second.pk, "finish started item (0/2 labels, 1 in progress)")
+    assert (task_y["item"]["id"], task_y["reason"]) == (second.pk, "finish started item")
+    assert (Assignment.objects.get(pk=task_y["assignment"]).reason
+            == "finish started item (0/2 labels, 1 in progress)")
     # Second item is now full; Z gets the oldest open one.
     task_z = client_for(z).get(f"/api/v1/projects/{project.pk}/next/").json()
     assert (task_z["item"]["id"], task_z["reason"]) == (first.pk, "oldest open item")
@@ -85,8 +88,7 @@ def test_started_items_come_before_older_new_ones(make_project, make_annotators,
     client_for(y).post(f"/api/v1/assignments/{task_y['assignment']}/submit/",
                        {"ranking": ranking_for(task_y)}, format="json")
     task_y2 = client_for(y).get(f"/api/v1/projects/{project.pk}/next/").json()
-    assert (task_y2["item"]["id"], task_y2["reason"]) == (
-        first.pk, "finish started item (1/2 labels)")
+    assert (task_y2["item"]["id"], task_y2["reason"]) == (first.pk, "finish started item")
     stored = Assignment.objects.get(pk=task_y2["assignment"]).reason
     assert stored == "finish started item (1/2 labels)"
 
@@ -98,6 +100,8 @@ def test_active_learning_serves_smallest_uncertainty_first(make_project, make_an
     served = [_label(alice, project) for _ in range(5)]
     assert [t.item.pk for t in served] == [items[i].pk for i in (1, 3, 0, 2, 4)]
     assert [t.reason for t in served] == [
+        "active learning: uncertain item"] * 3 + ["oldest open item"] * 2
+    assert [t.assignment.reason for t in served] == [
         "active learning: uncertainty 0.03", "active learning: uncertainty 0.2",
         "active learning: uncertainty 0.5", "oldest open item", "oldest open item"]
 
@@ -111,9 +115,11 @@ def test_started_items_still_come_before_uncertain_ones(make_project, make_annot
     services.record_uncertainty(project=project, uncertainty={items[0].pk: 0.01})
     task = services.next_task(project_id=project.pk, annotator=bob)
     assert task.item.pk == items[2].pk
-    assert task.reason == "finish started item (1/2 labels)"
+    assert task.reason == "finish started item"
+    assert task.assignment.reason == "finish started item (1/2 labels)"
     after = services.next_task(project_id=project.pk, annotator=alice)
-    assert (after.item.pk, after.reason) == (items[0].pk, "active learning: uncertainty 0.01")
+    assert (after.item.pk, after.reason) == (items[0].pk, "active learning: uncertain item")
+    assert after.assignment.reason == "active learning: uncertainty 0.01"
 
 
 def test_without_active_learning_uncertainty_is_ignored(make_project, make_annotators):
@@ -146,7 +152,8 @@ def test_raising_overlap_reopens_finished_items(make_project, make_annotators, c
     assert manager.patch(f"/api/v1/projects/{project.pk}/", {"overlap": 2},
                          format="json").status_code == 200
     task = services.next_task(project_id=project.pk, annotator=bob)
-    assert task is not None and task.reason == "finish started item (1/2 labels)"
+    assert task is not None and task.reason == "finish started item"
+    assert task.assignment.reason == "finish started item (1/2 labels)"
     manager.patch(f"/api/v1/projects/{project.pk}/", {"overlap": 1}, format="json")
     services.submit_annotation(assignment_id=task.assignment.pk, annotator=bob,
                                ranking=_rank_all(task))
@@ -173,4 +180,5 @@ def test_an_item_closed_too_early_is_reopened_when_the_queue_runs_dry(make_proje
     carol = make_annotators(project, 1, prefix="late")[0]
     task = services.next_task(project_id=project.pk, annotator=carol)
     assert task.item.pk == first.pk
-    assert task.reason == "finish started item (1/2 labels)"
+    assert task.reason == "finish started item"
+    assert task.assignment.reason == "finish started item (1/2 labels)"

@@ -8,7 +8,7 @@ import pytest
 from annotation import services as project_services
 from annotation.models import Item, Membership
 from tests.training_django.conftest import FAST, TOPICS, add_pairs, curt, helpful, prompt_for
-from training import services as training_services
+from training import runs as training_runs
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -27,7 +27,7 @@ def test_feedback_panel_charts_the_scores_moving(
     project.save(update_fields=["settings"])
     add_pairs(project, TOPICS[:24])
     with django_capture_on_commit_callbacks(execute=True):
-        run = training_services.request_training(project=project)
+        run = training_runs.request_training(project=project)
     run.refresh_from_db()
     assert run.status == "succeeded", run.traceback
     # One fresh item for the annotator; the labelled ones count as fully annotated.

@@ -1,6 +1,6 @@
 """Fixtures for the framework-free reward-model code: a tiny random BERT saved to disk
-(loads in milliseconds through the same code path as any local backbone) and a toy,
-separable preference data set."""
+(loads in milliseconds through the same code path as any local backbone), that BERT as a
+TextEncoder, and a toy, separable preference data set."""
 
 from __future__ import annotations
 
@@ -13,13 +13,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-HH_RLHF = (
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "hh-rlhf-harmless-base-test.jsonl.gz"
-)
-
 GOOD = ["glad", "help", "happy", "sure", "kindly", "safe", "gladly", "careful", "thanks", "welcome"]
 BAD = ["stupid", "hate", "idiot", "ugly", "rude", "weapon", "steal", "dumb", "awful", "nasty"]
 NEUTRAL = ["the", "a", "you", "it", "is", "and", "to", "that", "this", "with", "about", "for"]
+# Texts of very different lengths (one empty): embedding them in buckets must keep order.
+TEXTS = ["a short one", "a much longer text " * 5, "hello", "", "middle sized text here"]
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +25,7 @@ def tiny_bert_dir(tmp_path_factory) -> Path:
     """A 2-layer, 32-wide BERT with random weights and MiniLM's tokenizer."""
     from transformers import BertConfig, BertModel
 
-    from training.encoders import default_encoder_path
+    from training.reward.encoders import default_encoder_path
 
     path = tmp_path_factory.mktemp("tiny-bert")
     torch.manual_seed(0)
@@ -47,6 +45,14 @@ def tiny_bert_dir(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny(tiny_bert_dir):
+    """The tiny BERT as a TextEncoder pooling two hidden states: [N, 2 * 32]."""
+    from training.reward.encoders import TextEncoder
+
+    return TextEncoder(tiny_bert_dir, max_length=64, normalize=False, layers=(1, 2), device="cpu")
+
+
 def _sentence(rng: random.Random, words: list[str]) -> str:
     body = [rng.choice(NEUTRAL) for _ in range(rng.randint(3, 6))] + [
         rng.choice(words) for _ in range(2)
@@ -58,7 +64,7 @@ def _sentence(rng: random.Random, words: list[str]) -> str:
 @pytest.fixture(scope="session")
 def toy_comparisons():
     """60 items: the response made of GOOD words always wins over the BAD one."""
-    from training.reward_model import Comparison
+    from training.reward import Comparison
 
     rng = random.Random(0)
     out = []

@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from training.losses import (  # noqa: E402
+from training.reward.losses import (  # noqa: E402
     all_pairs_loss,
     bradley_terry_loss,
     centering_loss,

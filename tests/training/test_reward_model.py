@@ -13,9 +13,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from training.encoders import EmbeddingCache  # noqa: E402
-from training.reward_model import (  # noqa: E402
+from training.reward import (  # noqa: E402
     Comparison,
+    EmbeddingCache,
     TrainConfig,
     cross_validate,
     evaluate,

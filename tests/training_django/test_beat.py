@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from training import services
+from training import schedule
 from training.celery_tasks import maybe_train_reward_models
 from training.models import TrainingRun
 
@@ -48,14 +48,14 @@ def test_beat_trains_only_past_the_threshold_and_not_twice_for_the_same_data(
     assert run.n_comparisons == 8
 
     later = timezone.now() + timedelta(hours=2)
-    assert services.maybe_train(project=project, now=later) is None  # no new data
+    assert schedule.maybe_train(project=project, now=later) is None  # no new data
     add_pairs(project, TOPICS[8:15], tag="more")
-    assert services.maybe_train(project=project, now=later) is None  # 7 new < 8
+    assert schedule.maybe_train(project=project, now=later) is None  # 7 new < 8
     add_pairs(project, TOPICS[15:16], tag="last")
-    assert services.maybe_train(project=project, now=timezone.now()) is None  # interval
-    second = services.maybe_train(project=project, now=later)
+    assert schedule.maybe_train(project=project, now=timezone.now()) is None  # interval
+    second = schedule.maybe_train(project=project, now=later)
     assert second is not None and second.status == "queued"
-    assert services.maybe_train(project=project, now=later) is None  # one at a time
+    assert schedule.maybe_train(project=project, now=later) is None  # one at a time
 
 
 def test_projects_without_auto_are_left_alone(roles):
@@ -74,7 +74,7 @@ def test_a_run_whose_worker_died_is_failed_and_does_not_block(scheduled):
     TrainingRun.objects.filter(pk=stuck.pk).update(
         updated_at=timezone.now() - timedelta(hours=3),
         created_at=timezone.now() - timedelta(hours=3))
-    run = services.maybe_train(project=project)
+    run = schedule.maybe_train(project=project)
     stuck.refresh_from_db()
     assert stuck.status == "failed" and "stopped reporting" in stuck.error
     assert run is not None and run.status == "queued"

@@ -9,7 +9,7 @@ import re
 import pytest
 from django.core.management import CommandError, call_command
 
-from training.models import RewardModelVersion, TrainingRun
+from training.models import ModelVersion, TrainingRun
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ def test_cross_validation_prints_each_fold_the_mean_and_the_time(labelled):
     assert re.search(r"^time: [0-9.]+ s$", text, re.M)
     summary = json.loads(text.strip().splitlines()[-1])
     assert summary["n_comparisons"] == 24 and summary["folds"] == 3
-    assert not TrainingRun.objects.exists() and not RewardModelVersion.objects.exists()
+    assert not TrainingRun.objects.exists() and not ModelVersion.objects.exists()
 
 
 def test_a_cli_run_is_recorded_and_published(labelled):
@@ -38,7 +38,7 @@ def test_a_cli_run_is_recorded_and_published(labelled):
                  stdout=out, stderr=io.StringIO())
     run = TrainingRun.objects.get()
     assert run.triggered_by == "cli" and run.status == "succeeded" and run.params == {"epochs": 20}
-    assert RewardModelVersion.objects.get().is_active
+    assert ModelVersion.objects.get().is_active
     assert json.loads(out.getvalue().splitlines()[0])["version"] == 1
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.db import connections
 
 from tests.conftest import ARTIFACTS, PASSWORD
-from training import services
+from training import runs
 from training.models import TrainingRun
 
 from .conftest import curt, helpful, prompt_for
@@ -38,7 +38,7 @@ def test_reviewer_scores_their_own_responses(labelled, live_server, page,
                                             django_capture_on_commit_callbacks):
     project, users = labelled
     with django_capture_on_commit_callbacks(execute=True):
-        run = services.request_training(project=project)
+        run = runs.request_training(project=project)
     run.refresh_from_db()
     assert run.status == "succeeded", run.traceback
     log_in(page, live_server, users["reviewer"].username)

@@ -9,9 +9,10 @@ from django.conf import settings
 from django.db import OperationalError
 
 from annotation.models import Annotation
-from training import reward_model, selectors, services
+from annotation.project_settings import project_settings
+from training import data, registry, reward, runs, selectors
 from training.celery_tasks import train_reward_model
-from training.models import RewardModelVersion, TrainingRun
+from training.models import ModelVersion, TrainingRun
 
 from .conftest import TOPICS, add_pairs
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.slow
 def train(project, capture, **params) -> TrainingRun:
     """Queue a run the way the API does and let the (eager) Celery task execute it."""
     with capture(execute=True):
-        run = services.request_training(project=project, params=params)
+        run = runs.request_training(project=project, params=params)
     run.refresh_from_db()
     return run
 
@@ -43,12 +44,13 @@ def test_a_run_publishes_version_1_and_activates_it(labelled, django_capture_on_
     assert run.loss_curve[-1][1] < run.loss_curve[0][1]  # it learned something
     assert [p for p, _ in run.loss_curve] == sorted(p for p, _ in run.loss_curve)
 
-    version = RewardModelVersion.objects.get(project=project)
+    version = ModelVersion.objects.get(project=project)
     assert (version.version, version.is_active, version.training_run_id) == (1, True, run.pk)
+    assert version.kind == "reward"
     assert version.metrics["accuracy"] >= 0.8
     assert {"accuracy", "n_train", "n_eval"} <= set(version.metrics)
     assert version.data_fingerprint["n_comparisons"] == 24
-    assert version.data_fingerprint["sha256"] == selectors.comparisons_for(
+    assert version.data_fingerprint["sha256"] == data.comparisons_for(
         project=project).fingerprint["sha256"]
     eval_items = set(version.eval_split["eval_items"])
     assert eval_items and len(eval_items) == version.metrics["n_eval"]
@@ -63,10 +65,10 @@ def test_a_run_publishes_version_1_and_activates_it(labelled, django_capture_on_
 
 def _split(project):
     """The run's split, by the trainer's own rule (items, a seed and a fraction)."""
-    options = services.reward_model_settings(project)
-    comparisons = [c.to_trainer() for c in selectors.comparisons_for(project=project).comparisons]
-    train_set, eval_set = reward_model.split_by_item(
-        comparisons, eval_fraction=options["eval_fraction"], seed=options["seed"])
+    options = project_settings(project).reward_model
+    comparisons = [c.to_trainer() for c in data.comparisons_for(project=project).comparisons]
+    train_set, eval_set = reward.split_by_item(
+        comparisons, eval_fraction=options.eval_fraction, seed=options.seed)
     return {c.item_id for c in train_set}, {c.item_id for c in eval_set}
 
 
@@ -86,7 +88,7 @@ def test_a_worse_model_is_kept_out_unless_forced(labelled, django_capture_on_com
     _flip(train_items)
     second = train(project, django_capture_on_commit_callbacks)
     assert second.status == "succeeded", second.traceback
-    v1, v2 = RewardModelVersion.objects.filter(project=project).order_by("version")
+    v1, v2 = ModelVersion.objects.filter(project=project).order_by("version")
     assert set(v2.eval_split["eval_items"]) == eval_items
     assert v2.metrics["accuracy"] < v2.metrics["active_model"]["accuracy"]
     assert v1.is_active and not v2.is_active
@@ -95,7 +97,7 @@ def test_a_worse_model_is_kept_out_unless_forced(labelled, django_capture_on_com
 
     forced = train(project, django_capture_on_commit_callbacks, force=True)
     assert forced.status == "succeeded"
-    assert selectors.active_reward_model(project_id=project.pk).version == 3
+    assert selectors.active_version(project_id=project.pk, kind="reward").version == 3
     assert forced.outcome.startswith("activated: forced")
 
 
@@ -106,7 +108,7 @@ def test_a_better_model_replaces_a_bad_active_one(labelled, django_capture_on_co
     assert bad.status == "succeeded"
     _flip(Annotation.objects.filter(project=project).values_list("item_id", flat=True))
     good = train(project, django_capture_on_commit_callbacks)
-    v2 = RewardModelVersion.objects.get(project=project, version=2)
+    v2 = ModelVersion.objects.get(project=project, version=2)
     assert v2.is_active, good.outcome
     assert v2.metrics["accuracy"] > v2.metrics["active_model"]["accuracy"]
 
@@ -118,14 +120,14 @@ def test_min_improvement_from_the_project_settings(labelled, django_capture_on_c
     project.save(update_fields=["settings"])
     again = train(project, django_capture_on_commit_callbacks)
     assert again.status == "succeeded"
-    assert selectors.active_reward_model(project_id=project.pk).version == 1
+    assert selectors.active_version(project_id=project.pk, kind="reward").version == 1
     assert "needs +0.5" in again.outcome
 
 
-def _v1(project, capture) -> RewardModelVersion:
+def _v1(project, capture) -> ModelVersion:
     run = train(project, capture)
     assert run.status == "succeeded", run.traceback
-    return RewardModelVersion.objects.get(project=project, version=1)
+    return ModelVersion.objects.get(project=project, version=1)
 
 
 def test_a_trainer_failing_midway_leaves_the_active_model(labelled, monkeypatch,
@@ -133,7 +135,7 @@ def test_a_trainer_failing_midway_leaves_the_active_model(labelled, monkeypatch,
     project, _ = labelled
     v1 = _v1(project, django_capture_on_commit_callbacks)
     files = sorted(p.name for p in v1.directory.iterdir())
-    real_train = reward_model.train
+    real_train = reward.train
 
     def dies_half_way(comparisons, *, progress=None, **kwargs):
         def report(fraction, loss):
@@ -142,13 +144,13 @@ def test_a_trainer_failing_midway_leaves_the_active_model(labelled, monkeypatch,
                 raise RuntimeError("worker killed half-way")
         return real_train(comparisons, progress=report, **kwargs)
 
-    monkeypatch.setattr(reward_model, "train", dies_half_way)
+    monkeypatch.setattr(reward, "train", dies_half_way)
     run = train(project, django_capture_on_commit_callbacks)
     assert run.status == "failed" and run.finished_at
     assert "worker killed half-way" in run.error
     assert "Traceback" in run.traceback and "dies_half_way" in run.traceback
     assert 0.5 <= run.progress < 1.0
-    assert RewardModelVersion.objects.filter(project=project).count() == 1
+    assert ModelVersion.objects.filter(project=project).count() == 1
     v1.refresh_from_db()
     assert v1.is_active and sorted(p.name for p in v1.directory.iterdir()) == files
     assert not staging_left(project)
@@ -158,7 +160,7 @@ def test_a_process_stopped_midway_is_recorded_failed(labelled, monkeypatch,
                                                      django_capture_on_commit_callbacks):
     project, _ = labelled
     _v1(project, django_capture_on_commit_callbacks)
-    real_train = reward_model.train
+    real_train = reward.train
 
     def interrupted(comparisons, *, progress=None, **kwargs):
         def report(fraction, loss):
@@ -167,13 +169,13 @@ def test_a_process_stopped_midway_is_recorded_failed(labelled, monkeypatch,
                 raise SystemExit("worker shut down")
         return real_train(comparisons, progress=report, **kwargs)
 
-    monkeypatch.setattr(reward_model, "train", interrupted)
-    run = services.request_training(project=project, dispatch=False)
+    monkeypatch.setattr(reward, "train", interrupted)
+    run = runs.request_training(project=project, dispatch=False)
     with pytest.raises(SystemExit):
-        services.execute_run(run_id=run.pk)
+        runs.execute_run(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == "failed" and "SystemExit" in run.error
-    assert selectors.active_reward_model(project_id=project.pk).version == 1
+    assert selectors.active_version(project_id=project.pk, kind="reward").version == 1
     assert not staging_left(project)
 
 
@@ -181,22 +183,22 @@ def test_a_crash_after_the_artifacts_were_written_publishes_nothing(
         labelled, monkeypatch, django_capture_on_commit_callbacks):
     project, _ = labelled
     _v1(project, django_capture_on_commit_callbacks)
-    real_publish = services.publish
+    real_publish = registry.publish
     seen = {}
 
     def crash(*, staging, **kwargs):
         seen["files"] = sorted(p.name for p in staging.iterdir())
         raise OSError("machine lost power before publishing")
 
-    monkeypatch.setattr(services, "publish", crash)
+    monkeypatch.setattr(registry, "publish", crash)
     run = train(project, django_capture_on_commit_callbacks)
     assert "model.safetensors" in seen["files"]  # the artifacts were complete
     assert run.status == "failed" and "lost power" in run.error
-    assert list(RewardModelVersion.objects.filter(project=project).values_list(
+    assert list(ModelVersion.objects.filter(project=project).values_list(
         "version", "is_active")) == [(1, True)]
     assert not (project_dir(project) / "2").exists() and not staging_left(project)
 
-    monkeypatch.setattr(services, "publish", real_publish)
+    monkeypatch.setattr(registry, "publish", real_publish)
     again = train(project, django_capture_on_commit_callbacks)
     assert again.status == "succeeded"
     assert (project_dir(project) / "2" / "model.safetensors").is_file()
@@ -206,23 +208,23 @@ def test_a_crash_between_rename_and_commit_leaves_no_version_and_heals(
         labelled, monkeypatch, django_capture_on_commit_callbacks):
     project, _ = labelled
     _v1(project, django_capture_on_commit_callbacks)
-    real_activate = services._activate
+    real_activate = registry._activate
 
     def crash(version):
         raise OSError("crash inside the publishing transaction")
 
-    monkeypatch.setattr(services, "_activate", crash)
+    monkeypatch.setattr(registry, "_activate", crash)
     run = train(project, django_capture_on_commit_callbacks, force=True)
     assert run.status == "failed"
     # The folder was renamed into place, but no row names it and v1 is still active.
     assert (project_dir(project) / "2").is_dir()
-    assert not RewardModelVersion.objects.filter(project=project, version=2).exists()
-    assert selectors.active_reward_model(project_id=project.pk).version == 1
+    assert not ModelVersion.objects.filter(project=project, version=2).exists()
+    assert selectors.active_version(project_id=project.pk, kind="reward").version == 1
 
-    monkeypatch.setattr(services, "_activate", real_activate)
+    monkeypatch.setattr(registry, "_activate", real_activate)
     again = train(project, django_capture_on_commit_callbacks, force=True)
     assert again.status == "succeeded"
-    v2 = RewardModelVersion.objects.get(project=project, version=2)
+    v2 = ModelVersion.objects.get(project=project, version=2)
     assert v2.is_active and v2.training_run_id == again.pk
     assert (v2.directory / "model.safetensors").is_file()
 
@@ -232,7 +234,7 @@ def test_too_little_data_fails_with_a_clear_message(roles, django_capture_on_com
     add_pairs(project, TOPICS[:2])
     run = train(project, django_capture_on_commit_callbacks)
     assert run.status == "failed" and "at least" in run.error
-    assert not RewardModelVersion.objects.exists()
+    assert not ModelVersion.objects.exists()
 
 
 def test_a_finished_run_is_not_run_again(labelled, django_capture_on_commit_callbacks):
@@ -241,12 +243,12 @@ def test_a_finished_run_is_not_run_again(labelled, django_capture_on_commit_call
     assert train_reward_model.apply(args=[run.pk]).get() == "succeeded"
     run.refresh_from_db()
     assert run.attempts == 1
-    assert RewardModelVersion.objects.filter(project=project).count() == 1
+    assert ModelVersion.objects.filter(project=project).count() == 1
 
 
 def test_a_transient_database_fault_is_retried(labelled, monkeypatch):
     project, _ = labelled
-    real = selectors.comparisons_for
+    real = data.comparisons_for
     calls = []
 
     def flaky(**kwargs):
@@ -255,9 +257,9 @@ def test_a_transient_database_fault_is_retried(labelled, monkeypatch):
             raise OperationalError("server closed the connection unexpectedly")
         return real(**kwargs)
 
-    monkeypatch.setattr(selectors, "comparisons_for", flaky)
+    monkeypatch.setattr(data, "comparisons_for", flaky)
     monkeypatch.setattr("training.celery_tasks.RETRY_BACKOFF_S", (0, 0, 0))
-    run = services.request_training(project=project, dispatch=False)
+    run = runs.request_training(project=project, dispatch=False)
     # throw=False: an eager task handles its own retry the way a worker would.
     assert train_reward_model.apply(args=[run.pk], throw=False).get() == "succeeded"
     run.refresh_from_db()
@@ -268,12 +270,12 @@ def test_a_transient_database_fault_is_retried(labelled, monkeypatch):
 def test_progress_is_written_while_training(labelled, monkeypatch):
     project, _ = labelled
     seen = []
-    run = services.request_training(project=project, dispatch=False)
+    run = runs.request_training(project=project, dispatch=False)
 
     def watch(fraction, loss):
         seen.append(TrainingRun.objects.filter(pk=run.pk).values_list("status", "progress")[0])
 
-    services.execute_run(run_id=run.pk, progress_interval_s=0.0, on_progress=watch)
+    runs.execute_run(run_id=run.pk, progress_interval_s=0.0, on_progress=watch)
     assert seen and all(status == "running" for status, _ in seen)
     progresses = [p for _, p in seen]
     assert progresses == sorted(progresses) and progresses[-1] == 1.0

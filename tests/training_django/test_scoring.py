@@ -8,8 +8,8 @@ import pytest
 
 from annotation.assignment import services as engine
 from annotation.models import Item
-from training import services
-from training.models import RewardModelVersion
+from training import runs, scoring
+from training.models import ModelVersion
 
 from .conftest import add_pairs, curt, helpful, prompt_for
 
@@ -22,7 +22,7 @@ UNSEEN = "assemble a bookshelf"  # not among the training topics
 def trained(labelled, django_capture_on_commit_callbacks):
     project, users = labelled
     with django_capture_on_commit_callbacks(execute=True):
-        run = services.request_training(project=project)
+        run = runs.request_training(project=project)
     run.refresh_from_db()
     assert run.status == "succeeded", run.traceback
     return project, users
@@ -93,7 +93,7 @@ def test_feedback_shows_the_label_pulling_the_scores(trained, client_for):
     chosen, rejected = ids[curt(UNSEEN)], ids[helpful(UNSEEN)]
     engine.submit_annotation(assignment_id=task.assignment.pk, annotator=annotator,
                              ranking=[[chosen], [rejected]])
-    version = RewardModelVersion.objects.get(project=project)
+    version = ModelVersion.objects.get(project=project)
     files_before = _digest(version.directory)
     client = client_for(annotator)
     scores_before = _score(client, project, {"prompt": prompt_for(UNSEEN),
@@ -111,7 +111,7 @@ def test_feedback_shows_the_label_pulling_the_scores(trained, client_for):
     assert rows[chosen]["before"] == pytest.approx(scores_before["scores"][0], abs=1e-4)
 
     # Nothing was published, saved or changed in the model others are served.
-    assert RewardModelVersion.objects.filter(project=project).count() == 1
+    assert ModelVersion.objects.filter(project=project).count() == 1
     assert _digest(version.directory) == files_before
     scores_after = _score(client, project, {"prompt": prompt_for(UNSEEN),
                                             "responses": [curt(UNSEEN), helpful(UNSEEN)]}).json()
@@ -134,7 +134,7 @@ def test_active_learning_scores_open_items_only(trained):
     # The value is the gap between the two responses' scores.
     item = open_items[0]
     texts = list(item.responses.order_by("position").values_list("text", flat=True))
-    scores = services.score_texts(project=project, prompt=item.prompt, responses=texts)["scores"]
+    scores = scoring.score_texts(project=project, prompt=item.prompt, responses=texts)["scores"]
     assert values[item.pk] == pytest.approx(abs(scores[0] - scores[1]), abs=1e-5)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from training.models import RewardModelVersion, TrainingRun
+from training.models import ModelVersion, TrainingRun
 from training.views import loss_chart
 
 
@@ -36,7 +36,7 @@ def test_page_lists_versions_the_active_one_and_the_latest_runs_curve(roles):
     run = TrainingRun.objects.create(project=project, status="succeeded", progress=1.0,
                                      loss_curve=[[0.25, 0.69], [0.5, 0.5], [1.0, 0.3]],
                                      outcome="activated: first reward model of the project")
-    RewardModelVersion.objects.create(project=project, version=1, is_active=True,
+    ModelVersion.objects.create(project=project, version=1, is_active=True,
                                       metrics={"accuracy": 0.875}, artifact_path="x/1",
                                       training_run=run)
     html = _client(users["reviewer"]).get(f"/projects/{project.pk}/models/").content.decode()
@@ -88,10 +88,10 @@ def test_loss_chart_scales_into_the_box():
 def test_admin_lists_runs_and_versions(roles, django_user_model):
     project, _ = roles
     run = TrainingRun.objects.create(project=project, status="failed", error="boom")
-    RewardModelVersion.objects.create(project=project, version=1, metrics={"accuracy": 0.7},
+    ModelVersion.objects.create(project=project, version=1, metrics={"accuracy": 0.7},
                                       artifact_path="reward_models/1/1", training_run=run)
     admin = django_user_model.objects.create_superuser("rm-admin", password="x" * 12)
     client = _client(admin)
-    for url in ("/admin/training/trainingrun/", "/admin/training/rewardmodelversion/",
+    for url in ("/admin/training/trainingrun/", "/admin/training/modelversion/",
                 f"/admin/training/trainingrun/{run.pk}/change/"):
         assert client.get(url).status_code == 200, url

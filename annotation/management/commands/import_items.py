@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from rest_framework.exceptions import APIException
 from tqdm import tqdm
 
 from annotation.imports import reader, services
 from annotation.models import Project
 from annotation.selectors import project_by_reference
-from rankwise.api import LineErrors
+from rankwise.errors import ApplicationError, LineErrors, error_text
 
 
 def _count_lines(path: Path) -> int | None:
@@ -53,9 +52,9 @@ class Command(BaseCommand):
             for error in exc.errors:
                 self.stderr.write(f"line {error['line']}: {error['message']}")
             raise CommandError(str(exc.detail)) from None
-        except APIException as exc:
+        except ApplicationError as exc:
             bar.close()
-            raise CommandError(services.error_text(exc.detail)) from None
+            raise CommandError(error_text(exc)) from None
         bar.close()
         self.stdout.write(json.dumps(result))
         self.stdout.write(self.style.SUCCESS(

@@ -12,12 +12,12 @@ import json
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from rest_framework.exceptions import APIException
 from tqdm import tqdm
 
 from annotation.models import Project
 from annotation.selectors import project_by_reference
-from training import selectors, services
+from rankwise.errors import ApplicationError
+from training import data, loader, runs
 from training.models import TrainingRun
 
 
@@ -60,16 +60,16 @@ class Command(BaseCommand):
         if force:
             params["force"] = True
         try:
-            run = services.request_training(project=target, params=params,
-                                            triggered_by=TrainingRun.Trigger.CLI, dispatch=False)
-        except APIException as exc:
-            raise CommandError(str(exc.detail)) from None
+            run = runs.request_training(project=target, params=params,
+                                        triggered_by=TrainingRun.Trigger.CLI, dispatch=False)
+        except ApplicationError as exc:
+            raise CommandError(exc.detail) from None
         bar = self._bar(f"run {run.pk}", disable=no_progress)
         started = time.perf_counter()
-        run = services.execute_run(run_id=run.pk, on_progress=bar.update_to)
+        run = runs.execute_run(run_id=run.pk, on_progress=bar.update_to)
         bar.close()
         seconds = time.perf_counter() - started
-        version = getattr(run, "reward_model", None)
+        version = getattr(run, "model_version", None)
         self.stdout.write(json.dumps({
             "run": run.pk, "status": run.status, "seconds": round(seconds, 1),
             "version": version.version if version else None,
@@ -82,20 +82,21 @@ class Command(BaseCommand):
 
     def _cross_validate(self, project: Project, *, params: dict, folds: int,
                         no_progress: bool) -> None:
-        trainer = services.trainer_module()
+        trainer = loader.reward()
         started = time.perf_counter()
-        data = selectors.comparisons_for(project=project)
-        if len(data.comparisons) < folds:
-            raise CommandError(f"{len(data.comparisons)} comparisons cannot make {folds} folds.")
-        config = services.train_config(project=project, params=params)
-        self.stderr.write(f"{len(data.comparisons)} comparisons from "
-                          f"{data.fingerprint['n_annotations']} annotations; {folds}-fold "
+        labelled = data.comparisons_for(project=project)
+        if len(labelled.comparisons) < folds:
+            raise CommandError(f"{len(labelled.comparisons)} comparisons cannot make {folds} "
+                               f"folds.")
+        config = runs.train_config(project=project, params=params)
+        self.stderr.write(f"{len(labelled.comparisons)} comparisons from "
+                          f"{labelled.fingerprint['n_annotations']} annotations; {folds}-fold "
                           f"cross-validation by item, mode {config.mode}")
         bar = self._bar(f"{folds}-fold CV", disable=no_progress)
         try:
             result = trainer.cross_validate(
-                [c.to_trainer() for c in data.comparisons], config=config, folds=folds,
-                seed=config.seed, cache=services.embedding_cache(), progress=bar.update_to,
+                [c.to_trainer() for c in labelled.comparisons], config=config, folds=folds,
+                seed=config.seed, cache=runs.embedding_cache(), progress=bar.update_to,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
@@ -110,7 +111,8 @@ class Command(BaseCommand):
         self.stdout.write(f"time: {seconds:.1f} s")
         self.stdout.write(json.dumps({
             "folds": folds, "accuracy": accuracies, "mean_accuracy": mean,
-            "std_accuracy": result.get("std_accuracy"), "n_comparisons": len(data.comparisons),
+            "std_accuracy": result.get("std_accuracy"),
+            "n_comparisons": len(labelled.comparisons),
             "mode": config.mode, "seconds": round(seconds, 1),
         }))
 

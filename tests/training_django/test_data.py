@@ -5,33 +5,10 @@ from __future__ import annotations
 import pytest
 
 from annotation.models import Annotation, Item, Response
-from training import selectors
-from training.selectors import majority_ranking, pair_votes, prompt_text
+from training.data import comparisons_for
+from training.prompts import prompt_text
 
 from .conftest import TOPICS, add_pairs, curt, helpful
-
-
-def test_pair_votes_of_a_ranking_with_a_tie():
-    # 2 ≻ {0, 1}: position 0 vs 1 tied, both lose to 2.
-    assert pair_votes([[2], [0, 1]], 3) == {(0, 1): 0, (0, 2): -1, (1, 2): -1}
-
-
-def test_majority_of_one_ranking_is_itself_with_full_agreement():
-    assert majority_ranking([[[1], [0], [2]]], 3) == ([[1], [0], [2]], 1.0)
-
-
-def test_majority_of_three_rankings():
-    tiers, agreement = majority_ranking([[[0], [1], [2]], [[0], [1], [2]], [[1], [0], [2]]], 3)
-    assert tiers == [[0], [1], [2]]
-    # Pairs (0,1): 2 of 3 agree; (0,2) and (1,2): all agree.
-    assert agreement == pytest.approx((2 / 3 + 1 + 1) / 3)
-
-
-def test_an_even_split_is_a_tie_and_a_cycle_ties_its_members():
-    tiers, agreement = majority_ranking([[[0], [1]], [[1], [0]]], 2)
-    assert tiers == [[0, 1]] and agreement == 0.0
-    cycle = [[[0], [1], [2]], [[1], [2], [0]], [[2], [0], [1]]]
-    assert majority_ranking(cycle, 3)[0] == [[0, 1, 2]]
 
 
 def test_prompt_text_flattens_a_conversation():
@@ -45,7 +22,7 @@ def test_prompt_text_flattens_a_conversation():
 def test_comparisons_map_response_ids_to_positions(roles):
     project, _ = roles
     add_pairs(project, TOPICS[:3])
-    data = selectors.comparisons_for(project=project)
+    data = comparisons_for(project=project)
     assert len(data.comparisons) == 3
     for c in data.comparisons:
         best = c.ranking[0][0]
@@ -65,7 +42,7 @@ def test_several_annotators_become_one_weighted_comparison(roles, make_user):
     bad = Response.objects.get(item=item, text=curt(TOPICS[0])).pk
     Annotation.objects.create(project=project, item=item, annotator=people[2],
                               source=Annotation.Source.HUMAN, ranking=[[bad], [good]], strength=3)
-    data = selectors.comparisons_for(project=project)
+    data = comparisons_for(project=project)
     [c] = data.comparisons
     assert c.responses[c.ranking[0][0]] == helpful(TOPICS[0])
     assert c.n_annotations == 3
@@ -81,7 +58,7 @@ def test_gold_items_ai_labels_and_ties_are_left_out(roles):
     Annotation.objects.filter(item=ai).update(source=Annotation.Source.AI)
     ids = list(Response.objects.filter(item=tied).values_list("pk", flat=True))
     Annotation.objects.filter(item=tied).update(ranking=[ids])
-    data = selectors.comparisons_for(project=project)
+    data = comparisons_for(project=project)
     assert [c.item_id for c in data.comparisons] == [kept.pk]
     # The tie is still an annotation that was read (and fingerprinted); gold and AI are not.
     assert data.fingerprint["n_annotations"] == 2
@@ -91,10 +68,10 @@ def test_gold_items_ai_labels_and_ties_are_left_out(roles):
 def test_fingerprint_changes_with_the_data_and_only_then(roles):
     project, _ = roles
     add_pairs(project, TOPICS[:3])
-    first = selectors.comparisons_for(project=project).fingerprint
-    assert selectors.comparisons_for(project=project).fingerprint == first
+    first = comparisons_for(project=project).fingerprint
+    assert comparisons_for(project=project).fingerprint == first
     add_pairs(project, TOPICS[3:4], tag="more")
-    second = selectors.comparisons_for(project=project).fingerprint
+    second = comparisons_for(project=project).fingerprint
     assert second["sha256"] != first["sha256"]
     assert second["n_annotations"] == first["n_annotations"] + 1
 
@@ -106,6 +83,6 @@ def test_conversation_items_read_as_flattened_text(roles):
     a = Response.objects.create(item=item, position=0, text="Why did the chicken...")
     b = Response.objects.create(item=item, position=1, text="No.")
     Annotation.objects.create(project=project, item=item, source="import", ranking=[[a.pk], [b.pk]])
-    [c] = selectors.comparisons_for(project=project).comparisons
+    [c] = comparisons_for(project=project).comparisons
     assert c.prompt == "User: Tell me a joke"
     assert c.ranking == [[0], [1]]

@@ -1,0 +1,335 @@
+"""A project's settings as a type: dataclasses with defaults, strict keys and types.
+
+``Project.settings`` is stored as the JSON object a manager sent. It is parsed once into a
+:class:`ProjectSettings` and read through attributes, never ``raw.get(...)`` with a fallback:
+
+    settings = project_settings(project)
+    settings.reward_model.min_new_comparisons
+
+Writes are strict: :meth:`ProjectSettings.parse` raises one :class:`InvalidSettings` naming
+every bad key (``settings.reward_model.epocs: unknown key``). Reads of what is already
+stored are lenient (:meth:`ProjectSettings.read`): a value stored before these rules existed
+that they reject is ignored with a warning and its default used, which is how the readers
+behaved before, so old projects keep working.
+
+The trainer's own parameters (``reward_model.mode``, ``epochs``, ``lr``...) are declared here
+too, so a typo is caught when it is written; the training app checks that this list and its
+trainer's config never drift apart. Only the ones a manager set are passed on
+(:meth:`RewardModelSettings.trainer_params`); the rest keep the trainer's defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rankwise.errors import ValidationFailed
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FLAGS = ("harmful", "factually_wrong", "refusal", "unsure", "other")
+MAX_FLAGS = 50
+MAX_FLAG_CHARS = 64
+
+
+def setting(default: Any = None, *, min: float | None = None, max: float | None = None,
+            choices: tuple | None = None, min_items: int = 0, max_items: int | None = None,
+            max_chars: int | None = None, doc: str = "") -> Any:
+    """A dataclass field with the bounds its value must keep."""
+    meta = {"min": min, "max": max, "choices": choices, "min_items": min_items,
+            "max_items": max_items, "max_chars": max_chars, "doc": doc}
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("use a tuple or a section class as the default")
+    if dataclasses.is_dataclass(default) and isinstance(default, type):
+        return field(default_factory=default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+class InvalidSettings(ValidationFailed):
+    """Settings that break the rules; ``errors`` name each bad key."""
+
+
+class Section:
+    """A group of settings; subclasses are frozen dataclasses."""
+
+    @classmethod
+    def parse(cls, raw: Any, *, path: str = "settings", strict: bool = True):
+        errors: list[dict[str, str]] = []
+        value = _parse_section(cls, raw, path, errors)
+        if errors and strict:
+            raise InvalidSettings(errors=errors)
+        for error in errors:
+            _warn_once(f"ignoring stored setting {error['field']}: {error['message']}")
+        return value
+
+    @classmethod
+    def read(cls, raw: Any, *, path: str = "settings"):
+        return cls.parse(raw, path=path, strict=False)
+
+    def given(self) -> frozenset[str]:
+        """The keys that were set explicitly (the rest are defaults)."""
+        return self.__dict__.get("_given", frozenset())
+
+
+@dataclass(frozen=True)
+class QualificationSettings(Section):
+    required: int = setting(0, min=0, max=1000,
+                            doc="practice gold items answered before real tasks open")
+    min_accuracy: float = setting(0.8, min=0.0, max=1.0,
+                                  doc="accuracy over the last `required` practice answers")
+
+
+# The trainer's parameters (training/reward: TrainConfig); None = the trainer's default.
+TRAINER_PARAMETERS = {
+    "mode": setting(None, choices=("head", "finetune")),
+    "encoder_path": setting(None, max_chars=4096),
+    "max_length": setting(None, min=8, max=8192),
+    "layers": setting(None, min=0, max=256, max_items=64),
+    "length_features": setting(None),
+    "prompt_features": setting(None),
+    "prompt_chars": setting(None, min=0, max=100_000),
+    "loss": setting(None, choices=("all_pairs", "plackett_luce")),
+    "tie_weight": setting(None, min=0.0),
+    "margin_scale": setting(None, min=0.0),
+    "centering": setting(None, min=0.0),
+    "hidden": setting(None, min=0, max=65_536),
+    "dropout": setting(None, min=0.0, max=0.99),
+    "l2": setting(None, min=0.0),
+    "lr": setting(None, min=1e-8, max=1.0),
+    "epochs": setting(None, min=1, max=1000),
+    "max_steps": setting(None, min=1, max=10_000_000),
+    "batch_size": setting(None, min=1, max=65_536),
+    "ensemble": setting(None, min=1, max=64),
+    "ft_epochs": setting(None, min=1, max=1000),
+    "ft_lr": setting(None, min=1e-10, max=1.0),
+    "ft_head_lr": setting(None, min=1e-10, max=1.0),
+    "ft_batch_size": setting(None, min=1, max=4096),
+    "ft_max_length": setting(None, min=8, max=8192),
+    "ft_weight_decay": setting(None, min=0.0, max=1.0),
+    "ft_warmup": setting(None, min=0.0, max=1.0),
+    "embed_batch_size": setting(None, min=1, max=4096),
+    "device": setting(None, max_chars=64),
+}
+
+
+@dataclass(frozen=True)
+class RewardModelSettings(Section):
+    auto: bool = setting(False, doc="let the scheduler train when enough new labels arrived")
+    interval_minutes: float = setting(60, min=0, doc="at most one scheduled run per interval")
+    min_new_comparisons: int = setting(200, min=0, doc="new annotations needed since the last run")
+    min_improvement: float = setting(0.0, min=-1.0, max=1.0,
+                                     doc="eval accuracy a new model must gain over the active one")
+    eval_fraction: float = setting(0.2, min=0.01, max=0.9,
+                                   doc="share of items held out (split by item)")
+    seed: int = setting(0, min=0, max=2**31 - 1)
+    stale_minutes: float = setting(120, min=1, doc="a running run silent this long lost its worker")
+    feedback_lr: float | None = setting(None, min=1e-8, max=10.0,
+                                        doc="learning rate of the 'watch it learn' step")
+    mode: str | None = TRAINER_PARAMETERS["mode"]
+    encoder_path: str | None = TRAINER_PARAMETERS["encoder_path"]
+    max_length: int | None = TRAINER_PARAMETERS["max_length"]
+    layers: tuple[int, ...] | None = TRAINER_PARAMETERS["layers"]
+    length_features: bool | None = TRAINER_PARAMETERS["length_features"]
+    prompt_features: bool | None = TRAINER_PARAMETERS["prompt_features"]
+    prompt_chars: int | None = TRAINER_PARAMETERS["prompt_chars"]
+    loss: str | None = TRAINER_PARAMETERS["loss"]
+    tie_weight: float | None = TRAINER_PARAMETERS["tie_weight"]
+    margin_scale: float | None = TRAINER_PARAMETERS["margin_scale"]
+    centering: float | None = TRAINER_PARAMETERS["centering"]
+    hidden: int | None = TRAINER_PARAMETERS["hidden"]
+    dropout: float | None = TRAINER_PARAMETERS["dropout"]
+    l2: float | None = TRAINER_PARAMETERS["l2"]
+    lr: float | None = TRAINER_PARAMETERS["lr"]
+    epochs: int | None = TRAINER_PARAMETERS["epochs"]
+    max_steps: int | None = TRAINER_PARAMETERS["max_steps"]
+    batch_size: int | None = TRAINER_PARAMETERS["batch_size"]
+    ensemble: int | None = TRAINER_PARAMETERS["ensemble"]
+    ft_epochs: int | None = TRAINER_PARAMETERS["ft_epochs"]
+    ft_lr: float | None = TRAINER_PARAMETERS["ft_lr"]
+    ft_head_lr: float | None = TRAINER_PARAMETERS["ft_head_lr"]
+    ft_batch_size: int | None = TRAINER_PARAMETERS["ft_batch_size"]
+    ft_max_length: int | None = TRAINER_PARAMETERS["ft_max_length"]
+    ft_weight_decay: float | None = TRAINER_PARAMETERS["ft_weight_decay"]
+    ft_warmup: float | None = TRAINER_PARAMETERS["ft_warmup"]
+    embed_batch_size: int | None = TRAINER_PARAMETERS["embed_batch_size"]
+    device: str | None = TRAINER_PARAMETERS["device"]
+
+    def trainer_params(self) -> dict[str, Any]:
+        """The trainer parameters a manager set (``seed`` and ``eval_fraction`` always:
+        they define the run's split), as a plain dict for the trainer's config."""
+        params = {name: getattr(self, name) for name in TRAINER_PARAMETERS
+                  if name in self.given() and getattr(self, name) is not None}
+        if "layers" in params:
+            params["layers"] = list(params["layers"])
+        return {**params, "seed": self.seed, "eval_fraction": self.eval_fraction}
+
+
+@dataclass(frozen=True)
+class QualitySettings(Section):
+    """Agreement and annotator-quality settings (filled in by the quality features)."""
+
+
+@dataclass(frozen=True)
+class ExportSettings(Section):
+    """Dataset export settings (filled in by the export features)."""
+
+
+@dataclass(frozen=True)
+class PolicySettings(Section):
+    """Policy training settings (filled in by the policy features)."""
+
+
+@dataclass(frozen=True)
+class JudgesSettings(Section):
+    """AI judge settings (filled in by the judge features)."""
+
+
+@dataclass(frozen=True)
+class ProjectSettings(Section):
+    flags: tuple[str, ...] = setting(DEFAULT_FLAGS, min_items=1, max_items=MAX_FLAGS,
+                                     max_chars=MAX_FLAG_CHARS,
+                                     doc="flags annotators may attach to a label")
+    active_learning: bool = setting(False, doc="order open items by the reward model's "
+                                    "uncertainty")
+    qualification: QualificationSettings = setting(QualificationSettings)
+    reward_model: RewardModelSettings = setting(RewardModelSettings)
+    quality: QualitySettings = setting(QualitySettings)
+    export: ExportSettings = setting(ExportSettings)
+    policy: PolicySettings = setting(PolicySettings)
+    judges: JudgesSettings = setting(JudgesSettings)
+
+
+def project_settings(project) -> ProjectSettings:
+    """The typed settings of a project (anything with a ``settings`` JSON attribute)."""
+    return ProjectSettings.read(getattr(project, "settings", None))
+
+
+def validate_settings(raw: Any) -> dict[str, Any]:
+    """Check settings about to be stored; returns them unchanged or raises
+    :class:`InvalidSettings` naming every bad key."""
+    ProjectSettings.parse(raw)
+    return raw
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _parse_section(cls: type, raw: Any, path: str, errors: list[dict[str, str]]):
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        errors.append({"field": path, "message": "must be a JSON object"})
+        raw = {}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = _hints(cls)
+    values: dict[str, Any] = {}
+    given = []
+    for key, value in raw.items():
+        where = f"{path}.{key}"
+        if key not in fields:
+            errors.append({"field": where, "message": "unknown key"})
+            continue
+        checked = _check(value, hints[key], fields[key].metadata, where, errors)
+        if checked is not _INVALID:
+            values[key] = checked
+            given.append(key)
+    section = cls(**values)
+    object.__setattr__(section, "_given", frozenset(given))
+    return section
+
+
+_INVALID = object()
+
+
+def _check(value: Any, hint: Any, meta: Mapping[str, Any], where: str,
+           errors: list[dict[str, str]]) -> Any:
+    before = len(errors)
+
+    def bad(message: str):
+        errors.append({"field": where, "message": message})
+        return _INVALID
+
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None:
+        return None if type(None) in options else bad("must not be null")
+    kind = next(t for t in options if t is not type(None))
+    if isinstance(kind, type) and issubclass(kind, Section):
+        # Its bad keys are dropped inside; a lenient read keeps the good ones.
+        return _parse_section(kind, value, where, errors)
+    if typing.get_origin(kind) is tuple:
+        item_kind = typing.get_args(kind)[0]
+        if not isinstance(value, list):
+            return bad(f"must be a list of {_name(item_kind)}")
+        if len(value) < meta["min_items"]:
+            return bad(f"must have at least {meta['min_items']} entries")
+        if meta["max_items"] is not None and len(value) > meta["max_items"]:
+            return bad(f"must have at most {meta['max_items']} entries")
+        items = [_scalar(v, item_kind, meta, f"{where}[{i}]", errors)
+                 for i, v in enumerate(value)]
+        if len(errors) > before:
+            return _INVALID
+        if len(set(items)) != len(items):
+            return bad("must not repeat an entry")
+        return tuple(items)
+    checked = _scalar(value, kind, meta, where, errors)
+    return checked if len(errors) == before else _INVALID
+
+
+def _scalar(value: Any, kind: type, meta: Mapping[str, Any], where: str,
+            errors: list[dict[str, str]]) -> Any:
+    def bad(message: str):
+        errors.append({"field": where, "message": message})
+        return _INVALID
+
+    if kind is bool:
+        return value if isinstance(value, bool) else bad("must be true or false")
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return bad("must be an integer")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return bad("must be a number")
+        if not math.isfinite(value):
+            return bad("must be a finite number")
+    elif kind is str:
+        if not isinstance(value, str):
+            return bad("must be a string")
+        if not value.strip():
+            return bad("must not be blank")
+        if meta["max_chars"] is not None and len(value) > meta["max_chars"]:
+            return bad(f"must be at most {meta['max_chars']} characters")
+    if meta["choices"] is not None and value not in meta["choices"]:
+        return bad("must be one of " + ", ".join(repr(c) for c in meta["choices"]))
+    if meta["min"] is not None and kind in (int, float) and value < meta["min"]:
+        return bad(f"must be at least {meta['min']:g}")
+    if meta["max"] is not None and kind in (int, float) and value > meta["max"]:
+        return bad(f"must be at most {meta['max']:g}")
+    return value
+
+
+def _name(kind: type) -> str:
+    return {int: "integers", float: "numbers", str: "strings", bool: "booleans"}[kind]
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    # Stored settings are read on every claim; say each problem once per process.
+    if message not in _WARNED and len(_WARNED) < 1000:
+        _WARNED.add(message)
+        log.warning(message)

@@ -1,0 +1,161 @@
+"""What a reward model learns from: the project's labels as one comparison per item.
+
+Every annotation of the project whose source is ``human`` or ``import`` (imported
+preference datasets seed a model before anyone labelled; AI labels are left out), except
+annotations of **gold items**. Gold items are quality checks: their answers must not leak
+to annotators through a model's scores (the score and feedback endpoints are open to
+annotators), and annotators' answers on them measure the annotators, not the items.
+
+Items labelled more than once become one comparison by majority over pair votes (see
+:func:`annotation.quality.consensus.majority_ranking`); its ``weight`` is the agreement, so
+contested items count less, and its ``agreement`` is the human ceiling on that item (how
+often one annotator's pair vote matches the consensus). An item whose consensus ties
+everything carries no preference and is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from annotation.models import Annotation, Item, Project, Response
+from annotation.quality.consensus import majority_ranking, tiers_of_positions
+
+from . import loader
+from .prompts import prompt_text
+
+TRAINING_SOURCES = (Annotation.Source.HUMAN, Annotation.Source.IMPORT)
+ITEM_CHUNK = 1000
+
+
+@dataclass
+class ItemComparison:
+    """One item's consensus, ready for the trainer (``to_trainer`` gives its Comparison)."""
+
+    item_id: int
+    prompt: str
+    responses: list[str]
+    response_ids: list[int]
+    ranking: list[list[int]]  # tiers of positions in ``responses``, best first
+    weight: float
+    agreement: float
+    n_annotations: int
+    strength: int | None = None
+
+    def to_trainer(self):
+        return loader.reward().Comparison(
+            item_id=self.item_id, prompt=self.prompt, responses=self.responses,
+            ranking=self.ranking, weight=self.weight, strength=self.strength)
+
+
+@dataclass
+class TrainingData:
+    comparisons: list[ItemComparison]
+    fingerprint: dict = field(default_factory=dict)
+    data_until: datetime | None = None
+
+    def human_ceiling(self) -> float | None:
+        """Mean per-item agreement over items labelled more than once (None: none were)."""
+        multi = [c.agreement for c in self.comparisons if c.n_annotations > 1]
+        return sum(multi) / len(multi) if multi else None
+
+
+def training_annotations(*, project: Project) -> QuerySet[Annotation]:
+    return Annotation.objects.filter(
+        project=project, source__in=TRAINING_SOURCES, item__is_gold=False
+    )
+
+
+def _consensus(*, item_rows: dict[int, tuple[str, list | None]],
+               responses: dict[int, list[tuple[int, str]]],
+               labels: dict[int, list[tuple[list, int | None]]]) -> Iterator[ItemComparison]:
+    for item_id, item_labels in labels.items():
+        shown = responses.get(item_id, [])
+        if len(shown) < 2 or item_id not in item_rows:
+            continue
+        position_of = {rid: pos for pos, (rid, _) in enumerate(shown)}
+        rankings, strengths = [], []
+        for ranking, strength in item_labels:
+            tiers = tiers_of_positions(ranking, position_of)
+            if tiers is not None:
+                rankings.append(tiers)
+                if strength is not None:
+                    strengths.append(strength)
+        if not rankings:
+            continue
+        tiers, agreement = majority_ranking(rankings, len(shown))
+        if len(tiers) < 2:
+            continue
+        prompt, messages = item_rows[item_id]
+        yield ItemComparison(
+            item_id=item_id,
+            prompt=prompt_text(prompt=prompt, messages=messages),
+            responses=[text for _, text in shown],
+            response_ids=[rid for rid, _ in shown],
+            ranking=tiers,
+            weight=agreement,
+            agreement=agreement,
+            n_annotations=len(rankings),
+            strength=round(statistics.median(strengths)) if strengths else None,
+        )
+
+
+def _flush(labels: dict[int, list]) -> Iterator[ItemComparison]:
+    ids = list(labels)
+    item_rows = {pk: (prompt, messages) for pk, prompt, messages
+                 in Item.objects.filter(pk__in=ids).values_list("pk", "prompt", "messages")}
+    responses: dict[int, list[tuple[int, str]]] = {}
+    for item_id, rid, text in (Response.objects.filter(item_id__in=ids)
+                               .order_by("item_id", "position").values_list("item_id", "pk", "text")):
+        responses.setdefault(item_id, []).append((rid, text))
+    yield from _consensus(item_rows=item_rows, responses=responses, labels=labels)
+
+
+def comparisons_for(*, project: Project, item_ids: Iterable[int] | None = None) -> TrainingData:
+    """The project's comparisons (one per labelled item, see the module doc) with a
+    fingerprint of the annotations used: sha256 over their sorted ``id@created_at`` plus
+    counts, so two runs on the same data have the same fingerprint."""
+    rows = training_annotations(project=project)
+    if item_ids is not None:
+        rows = rows.filter(item_id__in=list(item_ids))
+    rows = rows.order_by("item_id", "id").values_list(
+        "id", "item_id", "ranking", "strength", "created_at"
+    )
+    comparisons: list[ItemComparison] = []
+    used: list[tuple[int, datetime]] = []
+    labels: dict[int, list[tuple[list, int | None]]] = {}
+    for pk, item_id, ranking, strength, created_at in rows.iterator(chunk_size=2000):
+        if item_id not in labels and len(labels) >= ITEM_CHUNK:
+            comparisons.extend(_flush(labels))
+            labels = {}
+        labels.setdefault(item_id, []).append((ranking, strength))
+        used.append((pk, created_at))
+    if labels:
+        comparisons.extend(_flush(labels))
+    used.sort()
+    digest = hashlib.sha256()
+    for pk, created_at in used:
+        digest.update(f"{pk}@{created_at.isoformat()}\n".encode())
+    fingerprint = {
+        "sha256": digest.hexdigest(),
+        "n_annotations": len(used),
+        "n_comparisons": len(comparisons),
+        "n_items": len({c.item_id for c in comparisons}),
+    }
+    return TrainingData(comparisons=comparisons, fingerprint=fingerprint,
+                        data_until=max((c for _, c in used), default=None))
+
+
+def new_comparisons_since(*, project: Project, since: datetime | None) -> int:
+    """How many training annotations arrived after ``since`` (all of them for None). One
+    COUNT on the (project, created_at) index; gold-item labels are counted too, which only
+    makes a run start slightly early."""
+    rows = Annotation.objects.filter(project=project, source__in=TRAINING_SOURCES)
+    if since is not None:
+        rows = rows.filter(created_at__gt=since)
+    return rows.count()

@@ -1,0 +1,301 @@
+"""Training runs: requested, claimed by a worker, executed, recorded.
+
+The life of a run
+-----------------
+``request_training`` creates a queued ``TrainingRun`` (one unfinished run per project) and,
+once the transaction commits, sends ``training.train_reward_model`` to the ``training``
+queue. ``execute_run`` (called by that task, or in-process by the CLI) claims it, gathers
+the comparisons (:mod:`training.data`), splits them by item, trains, evaluates, writes the
+artifacts to a staging folder and hands them to :func:`training.registry.publish`, which
+decides about activation as described there.
+
+Whatever fails before the publish commits (the trainer raising, the process being killed,
+a crash right after the artifacts were written) leaves no version row and the previous
+active model untouched; the run is marked failed with its error and traceback. A transient
+database fault puts the run back in the queue for the task to retry. A running run whose
+row stopped changing for ``stale_minutes`` lost its worker, and the sweep fails it.
+
+The trainer's config is the project's ``reward_model`` settings
+(:func:`annotation.project_settings.project_settings`) overlaid with the run's ``params``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+import traceback
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.utils import timezone
+
+from annotation.models import Project
+from annotation.project_settings import project_settings
+from annotation.services import audit
+from rankwise.celery import enqueue_on_commit
+from rankwise.errors import ApplicationError, Conflict, error_text
+
+from . import data, loader, registry, scoring, selectors
+from .models import ModelVersion, TrainingRun
+
+log = logging.getLogger(__name__)
+
+# Errors worth another try later (a database restarting, a dropped connection).
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+MIN_COMPARISONS = 4  # fewer cannot be split into train and eval items
+KIND = ModelVersion.Kind.REWARD
+
+
+class RunInProgress(Conflict):
+    """The project already has a queued or running run."""
+
+
+class NotEnoughData(Conflict):
+    """The project has too few labelled items to train and evaluate a model."""
+
+
+class TransientFailure(Exception):
+    """A run stopped by a transient fault; the task retries it."""
+
+
+def train_config(*, project: Project, params: dict[str, Any]):
+    """The trainer's config: the trainer parameters of the project's ``reward_model``
+    settings (with its ``seed`` and ``eval_fraction``), overlaid with the run's params.
+    Keys the config does not have (``force``) are the run's own."""
+    settings = project_settings(project).reward_model
+    return loader.reward().TrainConfig.from_dict({**settings.trainer_params(), **params})
+
+
+def embedding_cache():
+    """One on-disk embedding cache for every project: unchanged texts are embedded once."""
+    return loader.reward().EmbeddingCache(registry.artifacts_root() / "embedding_cache")
+
+
+# --- starting runs ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_training(*, project: Project, actor=None, params: dict[str, Any] | None = None,
+                     triggered_by: str = TrainingRun.Trigger.API,
+                     dispatch: bool = True) -> TrainingRun:
+    """Queue a reward-model run for the project (one at a time per project).
+
+    With ``dispatch`` the Celery task is sent after the commit; the CLI passes False and
+    runs it in its own process."""
+    locked = Project.objects.select_for_update().get(pk=project.pk)
+    fail_stale_runs(project=locked)
+    busy = selectors.unfinished_run(project=locked)
+    if busy is not None:
+        raise RunInProgress(f"Run {busy.pk} of this project is already {busy.status}; wait "
+                            f"for it to finish (GET /api/v1/training-runs/{busy.pk}/).")
+    run = TrainingRun.objects.create(
+        project=locked, kind=TrainingRun.Kind.REWARD_MODEL, params=dict(params or {}),
+        triggered_by=triggered_by,
+        requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+        celery_task_id=str(uuid.uuid4()) if dispatch else "",
+    )
+    audit(actor=actor, action="reward_model.train", project=locked, target=run,
+          triggered_by=triggered_by, params=run.params)
+    if dispatch:
+        enqueue_on_commit("training.train_reward_model", run.pk, task_id=run.celery_task_id)
+    return run
+
+
+def fail_stale_runs(*, project: Project | None = None) -> int:
+    """Mark failed the runs whose worker died: running, and silent past ``stale_minutes``
+    (progress writes bump ``updated_at``). Returns how many."""
+    runs = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING)
+    if project is not None:
+        runs = runs.filter(project=project)
+    failed = 0
+    now = timezone.now()
+    for run in runs.select_related("project"):
+        minutes = float(project_settings(run.project).reward_model.stale_minutes)
+        if run.updated_at < now - timedelta(minutes=minutes):
+            failed += TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING,
+                                                 updated_at=run.updated_at).update(
+                status=TrainingRun.Status.FAILED, finished_at=now, updated_at=now,
+                error=f"The worker stopped reporting for over {minutes:g} minutes (lost).",
+            )
+    return failed
+
+
+# --- executing runs ---------------------------------------------------------------------
+
+
+class ProgressRecorder:
+    """The trainer's ``progress(fraction, loss)`` callback: keeps a loss curve of at most
+    ~``max_points`` points and writes progress to the run's row at most every
+    ``interval_s`` seconds (plus the last point), so a fast trainer does not hammer the
+    database."""
+
+    def __init__(self, run_id: int, *, interval_s: float = 1.0, max_points: int = 200):
+        self.run_id = run_id
+        self.interval_s = interval_s
+        self.step = 1.0 / max_points
+        self.curve: list[list[float]] = []
+        self.fraction = 0.0
+        self._written_at = 0.0
+
+    def __call__(self, fraction: float, loss: float | None = None) -> None:
+        fraction = min(1.0, max(0.0, float(fraction)))
+        self.fraction = fraction
+        if loss is not None and math.isfinite(float(loss)):
+            if not self.curve or fraction - self.curve[-1][0] >= self.step or fraction >= 1.0:
+                self.curve.append([round(fraction, 4), float(loss)])
+            else:
+                self.curve[-1] = [self.curve[-1][0], float(loss)]
+        now = time.monotonic()
+        if now - self._written_at >= self.interval_s or fraction >= 1.0:
+            self.flush()
+            self._written_at = now
+
+    def flush(self) -> None:
+        TrainingRun.objects.filter(pk=self.run_id).update(
+            progress=self.fraction, loss_curve=self.curve, updated_at=timezone.now()
+        )
+
+
+def _claim(run_id: int) -> TrainingRun | None:
+    """Mark the run running; None when it already finished (a redelivered message)."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().select_related("project").get(pk=run_id)
+        if run.is_finished:
+            return None
+        run.status = TrainingRun.Status.RUNNING
+        run.started_at = timezone.now()
+        run.attempts += 1
+        run.progress = 0.0
+        run.loss_curve = []
+        run.error = run.traceback = ""
+        run.save()
+        return run
+
+
+def execute_run(*, run_id: int, retry_transient: bool = False, progress_interval_s: float = 1.0,
+                on_progress=None) -> TrainingRun:
+    """Train, evaluate and publish one run (idempotent: a finished run is returned as is).
+
+    A failure is recorded on the run (error + traceback) and the previous active model is
+    left alone. With ``retry_transient`` a transient database fault puts the run back in
+    the queue and raises :class:`TransientFailure` for the task to retry later.
+    """
+    run = _claim(run_id)
+    if run is None:
+        return TrainingRun.objects.get(pk=run_id)
+    recorder = ProgressRecorder(run.pk, interval_s=progress_interval_s)
+
+    def progress(fraction, loss=None):
+        recorder(fraction, loss)
+        if on_progress is not None:
+            on_progress(recorder.fraction, loss)
+
+    staging: Path | None = None
+    try:
+        staging = registry.staging_dir(kind=KIND, run=run)
+        _train_and_publish(run=run, staging=staging, progress=progress, recorder=recorder)
+    except TRANSIENT_ERRORS as exc:
+        if retry_transient:
+            _record_failure(run, exc, recorder, status_=TrainingRun.Status.QUEUED)
+            raise TransientFailure(str(exc)) from exc
+        _record_failure(run, exc, recorder)
+    except BaseException as exc:
+        # BaseException too: a worker shut down mid-run must not leave it "running".
+        _record_failure(run, exc, recorder)
+        if not isinstance(exc, Exception):
+            raise
+    finally:
+        if staging is not None and staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    run.refresh_from_db()
+    return run
+
+
+def _record_failure(run: TrainingRun, exc: BaseException, recorder: ProgressRecorder, *,
+                    status_: str = TrainingRun.Status.FAILED) -> None:
+    """Error, traceback and how far it got (the last progress, unthrottled). A domain
+    error is recorded with every field or line it names."""
+    text = "".join(traceback.format_exception(exc))
+    detail = error_text(exc) if isinstance(exc, ApplicationError) else str(exc)
+    message = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    log.warning("training run %s: %s", run.pk, message)
+    finished = timezone.now() if status_ == TrainingRun.Status.FAILED else None
+    try:
+        TrainingRun.objects.filter(pk=run.pk).update(
+            status=status_, error=message[:2000], traceback=text[-20000:],
+            progress=recorder.fraction, loss_curve=recorder.curve,
+            finished_at=finished, updated_at=timezone.now(),
+        )
+    except DatabaseError:
+        log.exception("training run %s: could not record the failure", run.pk)
+
+
+def _train_and_publish(*, run: TrainingRun, staging: Path, progress,
+                       recorder: ProgressRecorder) -> ModelVersion:
+    trainer = loader.reward()
+    project = run.project
+    labelled = data.comparisons_for(project=project)
+    TrainingRun.objects.filter(pk=run.pk).update(
+        data_until=labelled.data_until, n_comparisons=len(labelled.comparisons),
+        updated_at=timezone.now())
+    if len(labelled.comparisons) < MIN_COMPARISONS:
+        raise NotEnoughData(
+            f"{len(labelled.comparisons)} labelled items with a preference; a reward model "
+            f"needs at least {MIN_COMPARISONS} (gold items and all-tied rankings do not count)."
+        )
+    # Items labelled by several people carry a human ceiling: how often one annotator
+    # agrees with the consensus. Single labels say nothing about it.
+    agreement = {c.item_id: c.agreement for c in labelled.comparisons if c.n_annotations > 1}
+    comparisons = [c.to_trainer() for c in labelled.comparisons]
+    config = train_config(project=project, params=run.params)
+    fraction, seed = float(config.eval_fraction), int(config.seed)
+    train_set, eval_set = trainer.split_by_item(comparisons, eval_fraction=fraction, seed=seed)
+    cache = embedding_cache()
+    # The split is made here, once, so that the active model can be judged on the same
+    # items; the trainer itself holds nothing more out.
+    result = trainer.train(train_set, config=replace(config, eval_fraction=0.0), cache=cache,
+                           progress=progress, train_metrics=False)
+    metrics = finite(trainer.evaluate(result, eval_set, agreement=agreement or None))
+    metrics.setdefault("human_ceiling", None)
+    metrics.update(n_train=len(train_set), n_eval=len(eval_set),
+                   train_seconds=round(float(result.seconds), 2))
+
+    trainer.save(result, staging)
+    decision = registry.decide(
+        kind=KIND, active=selectors.active_version(project_id=project.pk, kind=KIND),
+        metrics=metrics, force=bool(run.params.get("force")),
+        min_improvement=float(project_settings(project).reward_model.min_improvement),
+        evaluate_active=lambda active: finite(
+            scoring.evaluate_version(active, eval_set, cache=cache)),
+    )
+    return registry.publish(
+        kind=KIND, run=run, staging=staging, metrics=metrics, config=finite(config.to_dict()),
+        fingerprint=labelled.fingerprint,
+        eval_split={"seed": seed, "fraction": fraction, "train_items": len(train_set),
+                    "eval_items": sorted(int(c.item_id) for c in eval_set)},
+        activate=decision.activate, outcome=decision.outcome, curve=recorder.curve,
+    )
+
+
+def finite(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe copy: NaN and infinities become None (PostgreSQL's JSON has no NaN),
+    tuples become lists."""
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {str(k): clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        if isinstance(value, (str, int, float, bool, type(None))):
+            return value
+        return str(value)
+
+    return clean(dict(values))

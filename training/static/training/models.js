@@ -1,0 +1,80 @@
+/* Reward models page: scores the responses typed into the score box, and follows a running
+ * training run until it finishes. */
+
+// Resolved against this file's URL under STATIC_URL, where every app's static files meet.
+import { ApiError, createApi } from "../annotation/js/api.js";
+
+const api = createApi();
+
+/* The responses box holds several responses, separated by lines of only "---". */
+function splitResponses(text) {
+  return text.split(/^\s*---\s*$/m).map((s) => s.trim()).filter((s) => s.length);
+}
+
+const form = document.getElementById("score-form");
+const out = document.getElementById("score-results");
+const err = document.getElementById("score-error");
+
+function showError(message) {
+  err.textContent = message;
+  err.hidden = false;
+}
+
+function scoreItem(score, text, best) {
+  const li = document.createElement("li");
+  if (score === best) li.className = "best";
+  const value = document.createElement("span");
+  value.className = "value";
+  value.textContent = score.toFixed(3);
+  const label = document.createElement("span");
+  label.textContent = text.slice(0, 200);
+  li.append(value, label);
+  return li;
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const responses = splitResponses(document.getElementById("score-responses").value);
+  err.hidden = true;
+  out.hidden = true;
+  let data;
+  try {
+    ({ data } = await api.post(form.dataset.url, {
+      prompt: document.getElementById("score-prompt").value, responses,
+    }));
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    showError(error.network ? "The scores could not be loaded (network problem)."
+      : error.detail || `Error ${error.status}`);
+    return;
+  }
+  const best = Math.max(...data.scores);
+  out.replaceChildren(...data.scores.map((score, i) => scoreItem(score, responses[i], best)));
+  const caption = document.createElement("li");
+  caption.className = "muted";
+  caption.textContent = `Scored by ${data.model_version}; higher is better.`;
+  out.append(caption);
+  out.hidden = false;
+});
+
+/* Follow the running run; reload once it finished so versions and the curve show. */
+const followUrl = document.getElementById("latest-run").dataset.follow;
+if (followUrl) {
+  const status = document.getElementById("run-status");
+  const bar = document.getElementById("run-progress");
+  const timer = setInterval(async () => {
+    let run;
+    try {
+      ({ data: run } = await api.get(followUrl));
+    } catch (error) {
+      if (error instanceof ApiError) return;  // try again on the next tick
+      throw error;
+    }
+    status.textContent = run.status;
+    bar.style.width = `${Math.round(100 * run.progress)}%`;
+    if (run.status === "succeeded" || run.status === "failed") {
+      clearInterval(timer);
+      window.location.reload();
+    }
+  }, 2000);
+}
