@@ -1,4 +1,5 @@
-"""Writes for projects, users, memberships and guidelines. Each is one transaction."""
+"""Writes for projects, users, memberships and guidelines, and the reward model's
+uncertainty the queue reads. Each is one transaction."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Case, FloatField, Max, Value, When
 
 from rankwise.errors import Conflict, NotFound, ValidationFailed
 
-from .models import Acknowledgement, AuditLog, Guideline, Membership, Project
+from .models import Acknowledgement, AuditLog, Guideline, Item, Membership, Project
 from .project_settings import validate_settings
 
 User = get_user_model()
@@ -155,3 +156,20 @@ def acknowledge_current_guideline(*, user, project: Project,
             current_version=current.version,
         )
     return acknowledge_guideline(user=user, guideline=current)
+
+
+def record_uncertainty(*, project: Project, uncertainty: dict[int, float | None],
+                       batch_size: int = 1000) -> int:
+    """Set ``Item.uncertainty`` for some of the project's items (the reward model's smallest
+    score gap between two responses; None clears it). With the ``active_learning`` setting
+    the queue serves the smallest first. Returns how many items were updated."""
+    updated = 0
+    ids = sorted(uncertainty)
+    for start in range(0, len(ids), batch_size):
+        chunk = ids[start:start + batch_size]
+        value = Case(*(When(pk=pk, then=Value(uncertainty[pk])) for pk in chunk),
+                     output_field=FloatField())
+        updated += Item.objects.filter(project_id=project.pk, pk__in=chunk).update(
+            uncertainty=value
+        )
+    return updated

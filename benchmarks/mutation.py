@@ -73,7 +73,7 @@ MODULES: dict[str, list[str]] = {
                              "tests/training_django/test_runs.py"],
 }
 
-SQL_WORDS = re.compile(r"\b(SELECT|UPDATE|INSERT|DELETE|WHERE|CASE WHEN)\b")
+SQL_WORDS = re.compile(r"\b(SELECT|UPDATE|INSERT|DELETE|WHERE|CASE WHEN|AND|OR)\b")
 SQL_SWAPS = ((" <= ", " < "), (" < ", " <= "), (" >= ", " > "), (" > ", " >= "),
              (" AND ", " OR "), (" OR ", " AND "), ("+ 1", "- 1"), ("- 1", "+ 1"))
 COMPARE_SWAPS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
@@ -187,8 +187,12 @@ def find_mutants(source: str) -> list[Mutant]:
                 isinstance(node.value, ast.Constant) and node.value.value is None):
             add(index, "return", 0, node, "return None")
         if isinstance(node, (ast.Constant, ast.JoinedStr)) and id(node) not in in_fstring:
-            for n, (_part, _offset, old, new) in enumerate(_string_sites(node)):
-                add(index, "sql", n, node, f"SQL {old.strip()!r} -> {new.strip()!r}")
+            parts = _sql_parts(node)
+            for n, (part, offset, old, new) in enumerate(_string_sites(node)):
+                text = parts[part].value
+                context = " ".join(text[max(offset - 25, 0):offset + len(old) + 25].split())
+                add(index, "sql", n, node,
+                    f"SQL {old.strip()!r} -> {new.strip()!r} in {context!r}")
     return mutants
 
 
@@ -300,7 +304,14 @@ def mutate_module(path: str, *, tree: Path, env: dict, max_mutants: int | None, 
         chosen = sorted(random.Random(seed).sample(mutants, max_mutants),
                         key=lambda m: (m.line, m.index, m.detail))
     tests = MODULES.get(path, ["tests"])
-    baseline, seconds = run_tests(tree, tests, env=env, timeout=None, include_slow=include_slow)
+    # The clean run goes through the same parse and unparse as every mutant, so a kill is
+    # never the round trip's doing.
+    target.write_text(ast.unparse(ast.parse(original)) + "\n")
+    try:
+        baseline, seconds = run_tests(tree, tests, env=env, timeout=None,
+                                      include_slow=include_slow)
+    finally:
+        target.write_text(original)
     if baseline != "pass":
         return {"mutants": 0, "killed": 0, "rate": None, "total": len(mutants),
                 "error": f"the unmutated tests do not pass: {baseline[:500]}"}

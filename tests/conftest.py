@@ -222,9 +222,19 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, request):
-    """A page in a fresh context (own cookies) at a given viewport; console errors fail the test."""
+    """A page in a fresh context (own cookies) at a given viewport. Console errors fail the
+    test, and so does any 4xx/5xx answer the page receives, unless the test declared it
+    with ``new_page.allow_http(status, url_part)`` (a test that provokes an error on purpose)."""
     contexts = []
     errors: list[str] = []
+    allowed: list[tuple[int, str]] = []
+
+    def on_response(response):
+        if response.status < 400:
+            return
+        if any(response.status == status and part in response.url for status, part in allowed):
+            return
+        errors.append(f"HTTP {response.status} {response.request.method} {response.url}")
 
     def make(viewport=DESKTOP, *, mobile: bool = False):
         context = browser.new_context(viewport=viewport, is_mobile=mobile, has_touch=mobile,
@@ -234,11 +244,15 @@ def new_page(browser, request):
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
         page.on("console", lambda msg: msg.type == "error" and errors.append(f"console: {msg.text}"))
+        page.on("response", on_response)
         return page
 
+    make.allow_http = lambda status, url_part="": allowed.append((status, url_part))
     yield make
     for context in contexts:
         context.close()
+    # The browser logs every 4xx/5xx as "Failed to load resource"; those are judged above,
+    # by status and URL, so the console line itself says nothing more.
     assert not [e for e in errors if "Failed to load resource" not in e], errors
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from annotation.permissions import Role, project_for
@@ -79,21 +80,35 @@ class TrainStarted(serializers.Serializer):
 
 class Message(serializers.Serializer):
     role = serializers.ChoiceField(["system", "user", "assistant"])
-    content = serializers.CharField(max_length=100_000, allow_blank=True, trim_whitespace=False)
+    content = serializers.CharField(max_length=scoring.MAX_TEXT_CHARS, allow_blank=True,
+                                    trim_whitespace=False)
 
 
 class ScoreRequest(serializers.Serializer):
-    prompt = serializers.CharField(required=False, max_length=100_000, trim_whitespace=False)
-    messages = Message(many=True, required=False, allow_empty=False, max_length=500)
+    """At most ``MAX_RESPONSES`` responses and ``MAX_MESSAGES`` messages, each text at
+    most ``MAX_TEXT_CHARS`` characters, ``MAX_TOTAL_CHARS`` in all (:mod:`training.scoring`)."""
+
+    prompt = serializers.CharField(required=False, max_length=scoring.MAX_TEXT_CHARS,
+                                   trim_whitespace=False)
+    messages = Message(many=True, required=False, allow_empty=False,
+                       max_length=scoring.MAX_MESSAGES)
     responses = serializers.ListField(
-        child=serializers.CharField(max_length=100_000, allow_blank=True, trim_whitespace=False),
-        min_length=1, max_length=64,
+        child=serializers.CharField(max_length=scoring.MAX_TEXT_CHARS, allow_blank=True,
+                                    trim_whitespace=False),
+        min_length=1, max_length=scoring.MAX_RESPONSES,
     )
 
     def validate(self, attrs):
         if ("prompt" in attrs) == ("messages" in attrs):
             raise serializers.ValidationError(
                 {"prompt": ["Give exactly one of prompt and messages."]})
+        total = (len(attrs.get("prompt") or "")
+                 + sum(len(m["content"]) for m in attrs.get("messages") or ())
+                 + sum(len(r) for r in attrs["responses"]))
+        if total > scoring.MAX_TOTAL_CHARS:
+            raise serializers.ValidationError({"responses": [
+                f"The prompt and responses hold {total} characters; one request may hold "
+                f"at most {scoring.MAX_TOTAL_CHARS}."]})
         return attrs
 
 
@@ -169,10 +184,17 @@ class TrainingRunApi(generics.RetrieveAPIView):
 
 
 class ScoreApi(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "score"
+
     @extend_schema(request=ScoreRequest,
                    responses={200: ScoreAnswer,
-                              409: OpenApiResponse(description="No active reward model.")},
-                   description="Score responses to a prompt with the project's active model.")
+                              409: OpenApiResponse(description="No active reward model."),
+                              429: OpenApiResponse(description="Too many requests (per user; "
+                                                   "see Retry-After).")},
+                   description="Score responses to a prompt with the project's active model: "
+                   f"at most {scoring.MAX_RESPONSES} responses of {scoring.MAX_TEXT_CHARS} "
+                   f"characters each, {scoring.MAX_TOTAL_CHARS} characters in all.")
     def post(self, request, pk):
         project = project_for(user=request.user, project_id=pk, at_least=Role.ANNOTATOR)
         body = ScoreRequest(data=_body(request))
@@ -184,7 +206,12 @@ class ScoreApi(APIView):
 
 
 class FeedbackApi(APIView):
-    @extend_schema(responses={200: FeedbackAnswer},
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "feedback"
+
+    @extend_schema(responses={200: FeedbackAnswer,
+                              429: OpenApiResponse(description="Too many requests (per user; "
+                                                   "see Retry-After).")},
                    description="The active model's scores of this assignment's responses "
                    "before and after one learning step on your submitted ranking (a copy of "
                    "the model; nothing is saved). Only the annotator, after submitting.")

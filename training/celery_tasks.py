@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import runs, schedule, scoring
+from . import recovery, runs, schedule, scoring
 
 RETRY_BACKOFF_S = (30, 120, 600)
 
@@ -16,7 +16,8 @@ RETRY_BACKOFF_S = (30, 120, 600)
 @shared_task(bind=True, name="training.train_reward_model", max_retries=len(RETRY_BACKOFF_S),
              acks_late=True)
 def train_reward_model(self, run_id: int) -> str:
-    """Execute one queued run. Idempotent: a finished run is not run again. A transient
+    """Execute one queued run. Idempotent: a running or finished run is left alone (the
+    message was delivered again, or the sweep sent it again). A transient
     database fault puts the run back to queued and retries it with backoff; any other
     failure, a domain error included, is recorded on the run with its traceback."""
     retries = self.request.retries or 0
@@ -25,13 +26,20 @@ def train_reward_model(self, run_id: int) -> str:
     except runs.TransientFailure as exc:
         countdown = RETRY_BACKOFF_S[min(retries, len(RETRY_BACKOFF_S) - 1)]
         raise self.retry(exc=exc, countdown=countdown) from exc
-    return run.status
+    return run.status if run is not None else "missing"
 
 
 @shared_task(name="training.maybe_train_reward_models")
 def maybe_train_reward_models() -> list[int]:
-    """Beat: sweep lost runs, start a run for each project whose schedule calls for one."""
+    """Beat: start a run for each project whose schedule calls for one."""
     return schedule.maybe_train_all()
+
+
+@shared_task(name="training.recover_runs")
+def recover_runs() -> dict[str, int]:
+    """Beat (on the default queue): requeue or fail the runs whose worker was lost, send
+    again the queued runs that no worker started."""
+    return recovery.sweep()
 
 
 @shared_task(name="training.score_items_for_active_learning")

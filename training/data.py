@@ -7,10 +7,12 @@ to annotators through a model's scores (the score and feedback endpoints are ope
 annotators), and annotators' answers on them measure the annotators, not the items.
 
 Items labelled more than once become one comparison by majority over pair votes (see
-:func:`annotation.quality.consensus.majority_ranking`); its ``weight`` is the agreement, so
-contested items count less, and its ``agreement`` is the human ceiling on that item (how
-often one annotator's pair vote matches the consensus). An item whose consensus ties
-everything carries no preference and is skipped.
+:func:`annotation.quality.consensus.majority_ranking`); its ``weight`` is the agreement of
+all its labels, so contested items count less. Its ``agreement`` is the human ceiling on
+that item: how often one human annotator's pair vote matches the humans' consensus, over
+human labels only (``n_annotations`` of them) and only where there are two or more.
+Imported labels train the model but are nobody's vote on how far people agree.
+An item whose consensus ties everything carries no preference and is skipped.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ class ItemComparison:
     response_ids: list[int]
     ranking: list[list[int]]  # tiers of positions in ``responses``, best first
     weight: float
-    agreement: float
-    n_annotations: int
+    agreement: float | None  # the human ceiling; None below two human labels
+    n_annotations: int  # human labels
+    n_labels: int = 0  # every label the consensus was made of, imported ones too
     strength: int | None = None
 
     def to_trainer(self):
@@ -60,8 +63,9 @@ class TrainingData:
     data_until: datetime | None = None
 
     def human_ceiling(self) -> float | None:
-        """Mean per-item agreement over items labelled more than once (None: none were)."""
-        multi = [c.agreement for c in self.comparisons if c.n_annotations > 1]
+        """Mean per-item agreement over items labelled by two or more humans (None: none
+        were)."""
+        multi = [c.agreement for c in self.comparisons if c.agreement is not None]
         return sum(multi) / len(multi) if multi else None
 
 
@@ -73,24 +77,27 @@ def training_annotations(*, project: Project) -> QuerySet[Annotation]:
 
 def _consensus(*, item_rows: dict[int, tuple[str, list | None]],
                responses: dict[int, list[tuple[int, str]]],
-               labels: dict[int, list[tuple[list, int | None]]]) -> Iterator[ItemComparison]:
+               labels: dict[int, list[tuple[list, int | None, str]]]) -> Iterator[ItemComparison]:
     for item_id, item_labels in labels.items():
         shown = responses.get(item_id, [])
         if len(shown) < 2 or item_id not in item_rows:
             continue
         position_of = {rid: pos for pos, (rid, _) in enumerate(shown)}
-        rankings, strengths = [], []
-        for ranking, strength in item_labels:
+        rankings, strengths, human = [], [], []
+        for ranking, strength, source in item_labels:
             tiers = tiers_of_positions(ranking, position_of)
             if tiers is not None:
                 rankings.append(tiers)
+                if source == Annotation.Source.HUMAN:
+                    human.append(tiers)
                 if strength is not None:
                     strengths.append(strength)
         if not rankings:
             continue
-        tiers, agreement = majority_ranking(rankings, len(shown))
+        tiers, weight = majority_ranking(rankings, len(shown))
         if len(tiers) < 2:
             continue
+        agreement = majority_ranking(human, len(shown))[1] if len(human) > 1 else None
         prompt, messages = item_rows[item_id]
         yield ItemComparison(
             item_id=item_id,
@@ -98,9 +105,10 @@ def _consensus(*, item_rows: dict[int, tuple[str, list | None]],
             responses=[text for _, text in shown],
             response_ids=[rid for rid, _ in shown],
             ranking=tiers,
-            weight=agreement,
+            weight=weight,
             agreement=agreement,
-            n_annotations=len(rankings),
+            n_annotations=len(human),
+            n_labels=len(rankings),
             strength=round(statistics.median(strengths)) if strengths else None,
         )
 
@@ -124,16 +132,16 @@ def comparisons_for(*, project: Project, item_ids: Iterable[int] | None = None) 
     if item_ids is not None:
         rows = rows.filter(item_id__in=list(item_ids))
     rows = rows.order_by("item_id", "id").values_list(
-        "id", "item_id", "ranking", "strength", "created_at"
+        "id", "item_id", "ranking", "strength", "source", "created_at"
     )
     comparisons: list[ItemComparison] = []
     used: list[tuple[int, datetime]] = []
-    labels: dict[int, list[tuple[list, int | None]]] = {}
-    for pk, item_id, ranking, strength, created_at in rows.iterator(chunk_size=2000):
+    labels: dict[int, list[tuple[list, int | None, str]]] = {}
+    for pk, item_id, ranking, strength, source, created_at in rows.iterator(chunk_size=2000):
         if item_id not in labels and len(labels) >= ITEM_CHUNK:
             comparisons.extend(_flush(labels))
             labels = {}
-        labels.setdefault(item_id, []).append((ranking, strength))
+        labels.setdefault(item_id, []).append((ranking, strength, source))
         used.append((pk, created_at))
     if labels:
         comparisons.extend(_flush(labels))

@@ -60,13 +60,17 @@ class TrainingRun(models.Model):
         related_name="+",
     )
     celery_task_id = models.CharField(max_length=64, blank=True)
+    # The worker process that holds the run while it runs (its rankwise.WorkerHeartbeat
+    # row): one that stops beating lost the run (see training.recovery).
+    worker_hostname = models.CharField(max_length=255, blank=True)
+    worker_pid = models.PositiveIntegerField(null=True, blank=True)
     # The newest annotation this run could see (by created_at): the beat task counts the
     # comparisons that arrived after it.
     data_until = models.DateTimeField(null=True, blank=True)
     n_comparisons = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Bumped by every progress write: a running run whose row stopped changing long ago
-    # lost its worker (see runs.fail_stale_runs).
+    # is stuck or lost (see training.recovery).
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

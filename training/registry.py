@@ -15,7 +15,9 @@ publishes:
    ``min_improvement``.
 
 A crash between the rename and the commit leaves a folder that no row names; the next
-publish of that version number replaces it. Activating a version (on publish, or by hand to
+publish of that version number replaces it. Only the attempt that still holds its run
+publishes: a worker that was declared lost (and whose run was requeued or failed) meanwhile
+gets :class:`RunNotHeld` and publishes nothing. Activating a version (on publish, or by hand to
 roll back) deactivates the previous one first; for reward models it then queues active
 learning, once committed.
 """
@@ -38,6 +40,7 @@ from django.utils import timezone
 from annotation.models import Project
 from annotation.services import audit
 from rankwise.celery import enqueue_on_commit
+from rankwise.errors import Conflict
 
 from .models import ModelVersion, TrainingRun
 
@@ -47,6 +50,11 @@ ARTIFACT_FOLDERS = {Kind.REWARD: "reward_models", Kind.POLICY: "policies"}
 # What a new active model of a kind sets off, by task name.
 ON_ACTIVATION = {Kind.REWARD: "training.score_items_for_active_learning"}
 STAGING_PREFIX = ".staging-run-"
+
+
+class RunNotHeld(Conflict):
+    """The run is no longer this attempt's: its worker was declared lost, and the run was
+    queued again or failed."""
 
 
 def artifacts_root() -> Path:
@@ -65,11 +73,20 @@ def staging_dir(*, kind: str, run: TrainingRun) -> Path:
     atomic); leftovers of an earlier attempt of this run are removed first."""
     parent = versions_dir(kind=kind, project_id=run.project_id)
     parent.mkdir(parents=True, exist_ok=True)
-    for old in parent.glob(f"{STAGING_PREFIX}{run.pk}-*"):
-        shutil.rmtree(old, ignore_errors=True)
+    discard_staging(kind=kind, run=run)
     path = parent / f"{STAGING_PREFIX}{run.pk}-{uuid.uuid4().hex[:8]}"
     path.mkdir()
     return path
+
+
+def discard_staging(*, kind: str, run: TrainingRun) -> int:
+    """Remove what attempts of this run left in staging (a lost worker's half-written
+    files); how many folders."""
+    parent = versions_dir(kind=kind, project_id=run.project_id)
+    found = list(parent.glob(f"{STAGING_PREFIX}{run.pk}-*")) if parent.is_dir() else []
+    for old in found:
+        shutil.rmtree(old, ignore_errors=True)
+    return len(found)
 
 
 # --- activate if not worse ------------------------------------------------------------------
@@ -117,11 +134,16 @@ def publish(*, kind: str, run: TrainingRun, staging: Path, metrics: dict[str, An
             config: dict[str, Any], fingerprint: dict[str, Any], eval_split: dict[str, Any],
             activate: bool, outcome: str, curve: list) -> ModelVersion:
     """Make the staged artifacts the next numbered version of this kind (and the active
-    one, if ``activate``) and mark the run succeeded, all in one transaction."""
+    one, if ``activate``) and mark the run succeeded, all in one transaction. Raises
+    :class:`RunNotHeld` when the run is no longer this attempt's."""
     project_id = run.project_id
     with transaction.atomic():
         # The project row lock serialises version numbers between concurrent publishers.
         Project.objects.select_for_update().get(pk=project_id)
+        if not TrainingRun.objects.select_for_update().filter(
+                pk=run.pk, status=TrainingRun.Status.RUNNING, attempts=run.attempts).exists():
+            raise RunNotHeld(f"Run {run.pk} is no longer held by this attempt; nothing was "
+                             f"published.")
         number = (ModelVersion.objects.filter(project_id=project_id, kind=kind)
                   .aggregate(n=Max("version"))["n"] or 0) + 1
         relative = versions_dir(kind=kind, project_id=project_id, relative=True) / str(number)

@@ -12,8 +12,15 @@ decides about activation as described there.
 Whatever fails before the publish commits (the trainer raising, the process being killed,
 a crash right after the artifacts were written) leaves no version row and the previous
 active model untouched; the run is marked failed with its error and traceback. A transient
-database fault puts the run back in the queue for the task to retry. A running run whose
-row stopped changing for ``stale_minutes`` lost its worker, and the sweep fails it.
+database fault puts the run back in the queue for the task to retry.
+
+Claims are idempotent: only a queued run is claimed, by one attempt, which records the
+worker process holding it (``worker_hostname``, ``worker_pid``). A message delivered again
+(a resend, or the broker's late redelivery of a lost worker's message) finds the run
+running or finished and does nothing. Every write of an attempt (progress, failure,
+publish) names its attempt, so a worker declared lost by :mod:`training.recovery` (which
+requeues or fails the run) cannot overwrite what came after it: it stops at its next
+progress write.
 
 The trainer's config is the project's ``reward_model`` settings
 (:func:`annotation.project_settings.project_settings`) overlaid with the run's ``params``.
@@ -21,6 +28,7 @@ The trainer's config is the project's ``reward_model`` settings
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import shutil
@@ -28,7 +36,6 @@ import time
 import traceback
 import uuid
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +45,11 @@ from django.utils import timezone
 from annotation.models import Project
 from annotation.project_settings import project_settings
 from annotation.services import audit
+from rankwise import workers
 from rankwise.celery import enqueue_on_commit
 from rankwise.errors import ApplicationError, Conflict, error_text
 
-from . import data, loader, registry, scoring, selectors
+from . import data, loader, recovery, registry, scoring, selectors
 from .models import ModelVersion, TrainingRun
 
 log = logging.getLogger(__name__)
@@ -81,7 +89,6 @@ def embedding_cache():
 # --- starting runs ----------------------------------------------------------------------
 
 
-@transaction.atomic
 def request_training(*, project: Project, actor=None, params: dict[str, Any] | None = None,
                      triggered_by: str = TrainingRun.Trigger.API,
                      dispatch: bool = True) -> TrainingRun:
@@ -89,8 +96,17 @@ def request_training(*, project: Project, actor=None, params: dict[str, Any] | N
 
     With ``dispatch`` the Celery task is sent after the commit; the CLI passes False and
     runs it in its own process."""
+    # First and on its own: a lost run requeued here must stay requeued when this
+    # request is refused because of it.
+    recovery.recover_lost_runs(project=project)
+    with transaction.atomic():
+        return _queue_run(project=project, actor=actor, params=params,
+                          triggered_by=triggered_by, dispatch=dispatch)
+
+
+def _queue_run(*, project: Project, actor, params: dict[str, Any] | None, triggered_by: str,
+               dispatch: bool) -> TrainingRun:
     locked = Project.objects.select_for_update().get(pk=project.pk)
-    fail_stale_runs(project=locked)
     busy = selectors.unfinished_run(project=locked)
     if busy is not None:
         raise RunInProgress(f"Run {busy.pk} of this project is already {busy.status}; wait "
@@ -108,25 +124,6 @@ def request_training(*, project: Project, actor=None, params: dict[str, Any] | N
     return run
 
 
-def fail_stale_runs(*, project: Project | None = None) -> int:
-    """Mark failed the runs whose worker died: running, and silent past ``stale_minutes``
-    (progress writes bump ``updated_at``). Returns how many."""
-    runs = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING)
-    if project is not None:
-        runs = runs.filter(project=project)
-    failed = 0
-    now = timezone.now()
-    for run in runs.select_related("project"):
-        minutes = float(project_settings(run.project).reward_model.stale_minutes)
-        if run.updated_at < now - timedelta(minutes=minutes):
-            failed += TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING,
-                                                 updated_at=run.updated_at).update(
-                status=TrainingRun.Status.FAILED, finished_at=now, updated_at=now,
-                error=f"The worker stopped reporting for over {minutes:g} minutes (lost).",
-            )
-    return failed
-
-
 # --- executing runs ---------------------------------------------------------------------
 
 
@@ -136,8 +133,9 @@ class ProgressRecorder:
     ``interval_s`` seconds (plus the last point), so a fast trainer does not hammer the
     database."""
 
-    def __init__(self, run_id: int, *, interval_s: float = 1.0, max_points: int = 200):
-        self.run_id = run_id
+    def __init__(self, run_id: int, *, attempt: int = 0, interval_s: float = 1.0,
+                 max_points: int = 200):
+        self.run_id, self.attempt = run_id, attempt
         self.interval_s = interval_s
         self.step = 1.0 / max_points
         self.curve: list[list[float]] = []
@@ -158,16 +156,28 @@ class ProgressRecorder:
             self._written_at = now
 
     def flush(self) -> None:
-        TrainingRun.objects.filter(pk=self.run_id).update(
+        written = held(self.run_id, self.attempt).update(
             progress=self.fraction, loss_curve=self.curve, updated_at=timezone.now()
         )
+        if not written:
+            raise registry.RunNotHeld(f"Run {self.run_id} is no longer held by attempt "
+                                      f"{self.attempt}: stopping.")
+
+
+def held(run_id: int, attempt: int):
+    """The run's row while this attempt holds it (empty once it was requeued or failed)."""
+    return TrainingRun.objects.filter(pk=run_id, attempts=attempt,
+                                      status=TrainingRun.Status.RUNNING)
 
 
 def _claim(run_id: int) -> TrainingRun | None:
-    """Mark the run running; None when it already finished (a redelivered message)."""
+    """Mark a queued run running, held by this process; None for any other (a message
+    delivered again, or one whose run was deleted with its project)."""
+    worker = workers.this_worker()
     with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().select_related("project").get(pk=run_id)
-        if run.is_finished:
+        run = (TrainingRun.objects.select_for_update().select_related("project")
+               .filter(pk=run_id).first())
+        if run is None or run.status != TrainingRun.Status.QUEUED:
             return None
         run.status = TrainingRun.Status.RUNNING
         run.started_at = timezone.now()
@@ -175,13 +185,19 @@ def _claim(run_id: int) -> TrainingRun | None:
         run.progress = 0.0
         run.loss_curve = []
         run.error = run.traceback = ""
+        run.worker_hostname = worker.hostname if worker else ""
+        run.worker_pid = worker.pid if worker else None
         run.save()
-        return run
+    if worker is not None:
+        # The holder's row is fresh from the first moment it holds the run.
+        workers.beat(worker)
+    return run
 
 
 def execute_run(*, run_id: int, retry_transient: bool = False, progress_interval_s: float = 1.0,
-                on_progress=None) -> TrainingRun:
-    """Train, evaluate and publish one run (idempotent: a finished run is returned as is).
+                on_progress=None) -> TrainingRun | None:
+    """Train, evaluate and publish one queued run. Idempotent: a run that is running or
+    finished is returned as it is (None for a run that no longer exists).
 
     A failure is recorded on the run (error + traceback) and the previous active model is
     left alone. With ``retry_transient`` a transient database fault puts the run back in
@@ -189,8 +205,8 @@ def execute_run(*, run_id: int, retry_transient: bool = False, progress_interval
     """
     run = _claim(run_id)
     if run is None:
-        return TrainingRun.objects.get(pk=run_id)
-    recorder = ProgressRecorder(run.pk, interval_s=progress_interval_s)
+        return TrainingRun.objects.filter(pk=run_id).first()
+    recorder = ProgressRecorder(run.pk, attempt=run.attempts, interval_s=progress_interval_s)
 
     def progress(fraction, loss=None):
         recorder(fraction, loss)
@@ -214,21 +230,24 @@ def execute_run(*, run_id: int, retry_transient: bool = False, progress_interval
     finally:
         if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    run.refresh_from_db()
-    return run
+    return TrainingRun.objects.filter(pk=run.pk).first()
 
 
 def _record_failure(run: TrainingRun, exc: BaseException, recorder: ProgressRecorder, *,
                     status_: str = TrainingRun.Status.FAILED) -> None:
     """Error, traceback and how far it got (the last progress, unthrottled). A domain
-    error is recorded with every field or line it names."""
+    error is recorded with every field or line it names; a full disk says so first."""
     text = "".join(traceback.format_exception(exc))
     detail = error_text(exc) if isinstance(exc, ApplicationError) else str(exc)
     message = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        message = (f"Disk full: nothing was published; free space under "
+                   f"{registry.artifacts_root()} and train again ({message}).")
     log.warning("training run %s: %s", run.pk, message)
     finished = timezone.now() if status_ == TrainingRun.Status.FAILED else None
     try:
-        TrainingRun.objects.filter(pk=run.pk).update(
+        # Nothing is written once the attempt lost the run: what the sweep recorded stays.
+        held(run.pk, run.attempts).update(
             status=status_, error=message[:2000], traceback=text[-20000:],
             progress=recorder.fraction, loss_curve=recorder.curve,
             finished_at=finished, updated_at=timezone.now(),
@@ -242,7 +261,7 @@ def _train_and_publish(*, run: TrainingRun, staging: Path, progress,
     trainer = loader.reward()
     project = run.project
     labelled = data.comparisons_for(project=project)
-    TrainingRun.objects.filter(pk=run.pk).update(
+    held(run.pk, run.attempts).update(
         data_until=labelled.data_until, n_comparisons=len(labelled.comparisons),
         updated_at=timezone.now())
     if len(labelled.comparisons) < MIN_COMPARISONS:
@@ -251,8 +270,9 @@ def _train_and_publish(*, run: TrainingRun, staging: Path, progress,
             f"needs at least {MIN_COMPARISONS} (gold items and all-tied rankings do not count)."
         )
     # Items labelled by several people carry a human ceiling: how often one annotator
-    # agrees with the consensus. Single labels say nothing about it.
-    agreement = {c.item_id: c.agreement for c in labelled.comparisons if c.n_annotations > 1}
+    # agrees with the others' consensus. Single and imported labels say nothing about it.
+    agreement = {c.item_id: c.agreement for c in labelled.comparisons
+                 if c.agreement is not None}
     comparisons = [c.to_trainer() for c in labelled.comparisons]
     config = train_config(project=project, params=run.params)
     fraction, seed = float(config.eval_fraction), int(config.seed)

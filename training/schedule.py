@@ -15,7 +15,7 @@ from django.utils import timezone
 from annotation.models import Project
 from annotation.project_settings import project_settings
 
-from . import data, runs, selectors
+from . import data, recovery, runs, selectors
 from .models import TrainingRun
 
 
@@ -25,7 +25,7 @@ def maybe_train(*, project: Project, now=None) -> TrainingRun | None:
     if not options.auto:
         return None
     now = now or timezone.now()
-    runs.fail_stale_runs(project=project)
+    recovery.recover_lost_runs(project=project, now=now)
     if selectors.unfinished_run(project=project) is not None:
         return None
     last = selectors.latest_run(project=project)
@@ -45,9 +45,8 @@ def maybe_train(*, project: Project, now=None) -> TrainingRun | None:
 
 
 def maybe_train_all() -> list[int]:
-    """Fail the runs whose worker died (every project's), then run :func:`maybe_train`
-    for each project with automatic training; the ids of the runs started."""
-    runs.fail_stale_runs()
+    """Run :func:`maybe_train` for each project with automatic training; the ids of the
+    runs started. (Lost runs of every project are :func:`training.recovery.sweep`'s.)"""
     started = []
     for project in Project.objects.filter(settings__reward_model__auto=True):
         run = maybe_train(project=project)

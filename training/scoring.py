@@ -1,9 +1,15 @@
 """Using the active reward model: scores, "watch it learn" feedback, active learning.
 
 A published version's files never change, so each process keeps the few most recently
-used models loaded (:func:`scorer_for`). A loaded model is shared between threads, one
-call at a time (:func:`scorer_lock`): Hugging Face fast tokenizers are not safe to share
-mid-call.
+used models loaded (:func:`scorer_for`), each loaded once even when several threads ask
+for it at the same moment. A loaded model is shared between threads, one call at a time
+(:func:`scorer_lock`): Hugging Face fast tokenizers are not safe to share mid-call.
+
+What one call may cost is bounded: the API takes at most ``MAX_RESPONSES`` responses of
+``MAX_TEXT_CHARS`` characters each and ``MAX_TOTAL_CHARS`` in all, and the encoder cuts
+every text to what its token budget can use before tokenising it
+(:meth:`training.reward.encoders.TextEncoder.clip`), so a long text costs no more than a
+text of a few thousand characters, here and in feedback on stored items.
 """
 
 from __future__ import annotations
@@ -25,10 +31,15 @@ from .prompts import prompt_text
 
 KIND = ModelVersion.Kind.REWARD
 SCORER_CACHE_SIZE = 4
+MAX_RESPONSES = 16
+MAX_TEXT_CHARS = 20_000  # the prompt, each message and each response
+MAX_TOTAL_CHARS = 100_000  # the prompt (or messages) and the responses together
+MAX_MESSAGES = 50
 
 _scorers: OrderedDict[tuple[int, str, str], Any] = OrderedDict()
 _scorers_lock = threading.Lock()
 _call_locks: dict[tuple[int, str, str], threading.Lock] = {}
+_load_locks: dict[tuple[int, str, str], threading.Lock] = {}
 
 
 class NoActiveModel(Conflict):
@@ -52,13 +63,20 @@ def scorer_for(version: ModelVersion):
         if key in _scorers:
             _scorers.move_to_end(key)
             return _scorers[key]
-    scorer = loader.reward().load(version.directory)
-    with _scorers_lock:
-        _scorers[key] = scorer
-        _call_locks.setdefault(key, threading.Lock())
-        while len(_scorers) > SCORER_CACHE_SIZE:
-            old, _ = _scorers.popitem(last=False)
-            _call_locks.pop(old, None)
+        loading = _load_locks.setdefault(key, threading.Lock())
+    # One thread loads; the others of the first burst wait for its model, not a copy each.
+    with loading:
+        with _scorers_lock:
+            if key in _scorers:
+                return _scorers[key]
+        scorer = loader.reward().load(version.directory)
+        with _scorers_lock:
+            _scorers[key] = scorer
+            _call_locks.setdefault(key, threading.Lock())
+            _load_locks.pop(key, None)
+            while len(_scorers) > SCORER_CACHE_SIZE:
+                old, _ = _scorers.popitem(last=False)
+                _call_locks.pop(old, None)
     return scorer
 
 
@@ -72,6 +90,7 @@ def clear_scorer_cache() -> None:
     with _scorers_lock:
         _scorers.clear()
         _call_locks.clear()
+        _load_locks.clear()
 
 
 def evaluate_version(version: ModelVersion, comparisons, *, cache=None) -> dict[str, Any]:

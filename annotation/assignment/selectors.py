@@ -41,7 +41,7 @@ def queue_order(*, project: Project) -> list:
     (smallest first; items not scored yet after the scored ones), then age.
 
     This is the hook for active learning: the training app writes ``Item.uncertainty``
-    (e.g. with ``annotation.assignment.services.record_uncertainty``) and the queue follows
+    (e.g. with ``annotation.services.record_uncertainty``) and the queue follows
     on the next claim. Each order here has its own partial index; a new order needs one too,
     and the same order in ``statements.next_open_item``, which runs it on the hot path (a
     test holds the two together).

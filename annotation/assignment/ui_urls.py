@@ -3,5 +3,5 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("projects/<int:pk>/annotate/", views.annotate, name="annotate"),
+    path("projects/<id:pk>/annotate/", views.annotate, name="annotate"),
 ]

@@ -10,12 +10,20 @@ The web process stores the upload, creates the row and sends the task after the 
 a worker never looks for a row it cannot see yet. The worker takes the row locked while it
 moves it from queued to running: a task delivered twice finds it running or finished and
 leaves it alone, so an upload is imported once.
+
+While it imports, the worker process lists the job in its heartbeat row
+(:func:`rankwise.workers.holding`). Beat's :func:`sweep` fails a running job whose worker
+stopped beating for ``WORKER_LOST_AFTER`` and deletes its upload (imports are all or
+nothing and skip items already in the project, so the file can simply be submitted again),
+and sends again a queued job that no worker started within ``RESEND_AFTER`` (its message
+was never sent: the broker was down).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,6 +32,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from rankwise import workers
 from rankwise.celery import enqueue_on_commit
 from rankwise.errors import (
     ApplicationError,
@@ -38,6 +47,10 @@ from . import reader, services
 
 log = logging.getLogger(__name__)
 COPY_CHUNK = 1 << 20
+TASK = "annotation.import_items_file"
+# A running job that no worker process lists (one started before workers listed what they
+# hold) is given this long before it counts as lost.
+UNLISTED_LOST_AFTER = timedelta(hours=2)
 
 
 def jobs_dir() -> Path:
@@ -48,6 +61,10 @@ def jobs_dir() -> Path:
 
 def _upload_name(job_id: uuid.UUID | str) -> str:
     return f"{uuid.UUID(str(job_id)).hex}.data"
+
+
+def _holding_key(job_id: uuid.UUID | str) -> str:
+    return f"import_job:{uuid.UUID(str(job_id))}"
 
 
 def _iso(moment) -> str | None:
@@ -107,7 +124,7 @@ def submit(*, actor, project: Project, source: BinaryIO, format: str,
         upload.unlink(missing_ok=True)
         raise
     # Sent now in autocommit, or when the caller's transaction commits.
-    enqueue_on_commit("annotation.import_items_file", str(job_id))
+    enqueue_on_commit(TASK, str(job_id))
     # A worker (or an eager task) may have moved it on already; answer with what is true now.
     job.refresh_from_db()
     return job
@@ -132,8 +149,10 @@ def _start(job_id: str) -> ImportJob | None:
 
 def _finish(job: ImportJob, **outcome: Any) -> None:
     # An update, not save(): if the project (and the row with it) was deleted meanwhile,
-    # there is nothing to record, which is not an error.
-    ImportJob.objects.filter(pk=job.pk).update(finished_at=timezone.now(), **outcome)
+    # there is nothing to record, which is not an error. Only a running job is finished:
+    # one the sweep already failed as lost keeps that outcome.
+    ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
+        finished_at=timezone.now(), **outcome)
     (jobs_dir() / job.upload_name).unlink(missing_ok=True)
 
 
@@ -146,7 +165,8 @@ def run(job_id: str) -> None:
     try:
         project = Project.objects.get(pk=job.project_id)
         actor = get_user_model().objects.filter(pk=job.created_by_id).first()
-        with (jobs_dir() / job.upload_name).open("rb") as source:
+        with workers.holding(_holding_key(job.pk)), \
+                (jobs_dir() / job.upload_name).open("rb") as source:
             result = services.import_items(actor=actor, project=project, source=source,
                                            format=job.format, labels=job.labels)
     except LineErrors as exc:
@@ -162,3 +182,45 @@ def run(job_id: str) -> None:
         raise
     else:
         _finish(job, status=ImportJob.Status.DONE, result=result)
+
+
+# --- lost jobs ------------------------------------------------------------------------------
+
+
+def sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Fail the running jobs whose worker was lost; send again the queued jobs that no
+    worker started. How many of each."""
+    now = now or timezone.now()
+    listed = workers.holders()
+    lost = 0
+    for job in ImportJob.objects.filter(status=ImportJob.Status.RUNNING).only(
+            "pk", "started_at", "upload_name"):
+        seen = listed.get(_holding_key(job.pk))
+        if seen is None:
+            if job.started_at is None or job.started_at >= now - UNLISTED_LOST_AFTER:
+                continue
+            since = "listed it"
+        elif seen >= workers.lost_before(now):
+            continue
+        else:
+            since = f"beat since {seen:%Y-%m-%d %H:%M:%S} UTC"
+        if ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
+                status=ImportJob.Status.FAILED, finished_at=now,
+                detail=f"The worker running this import was lost (no worker {since}) "
+                       f"before it recorded an outcome. Submit the file again: an import is "
+                       f"all or nothing, and items already in the project are skipped."):
+            log.warning("import job %s: its worker was lost", job.pk)
+            (jobs_dir() / job.upload_name).unlink(missing_ok=True)
+            lost += 1
+    resent = 0
+    waiting = ImportJob.objects.filter(
+        status=ImportJob.Status.QUEUED,
+        created_at__lt=now - timedelta(seconds=settings.RESEND_AFTER)).only("pk", "created_at")
+    for job in waiting:
+        if workers.resend_due(_holding_key(job.pk), queued_at=job.created_at, now=now):
+            try:
+                enqueue_on_commit(TASK, str(job.pk))
+                resent += 1
+            except Exception:
+                log.warning("import job %s: could not be sent", job.pk, exc_info=True)
+    return {"failed": lost, "resent": resent}

@@ -30,6 +30,13 @@ class TooManyLines(Exception):
         self.max_lines = max_lines
 
 
+class LineTooLong(Exception):
+    def __init__(self, line: int, max_line_bytes: int):
+        super().__init__(f"Line {line} is longer than {max_line_bytes:,} bytes.")
+        self.line = line
+        self.max_line_bytes = max_line_bytes
+
+
 class BadGzip(Exception):
     def __init__(self, reason: str):
         super().__init__(f"The data starts like gzip but cannot be decompressed: {reason}.")
@@ -85,24 +92,36 @@ def decompressed_chunks(source: BinaryIO, *, max_bytes: int,
 
 
 def iter_lines(source: BinaryIO, *, max_bytes: int, max_lines: int,
+               max_line_bytes: int | None = None,
                chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
     """(line number, line) for every non-blank line; numbers count blank lines too.
 
     Lines end at ``\\n``; a ``\\r`` before it and a UTF-8 byte order mark at the start are
-    dropped. More than ``max_lines`` non-blank lines raise :class:`TooManyLines`.
+    dropped. More than ``max_lines`` non-blank lines raise :class:`TooManyLines`; a line
+    longer than ``max_line_bytes`` raises :class:`LineTooLong` as soon as it is that long,
+    so one huge line is never held whole.
     """
     number = 0
     kept = 0
     # The unfinished last line, in parts: one long line over many chunks is joined once.
     pending: list[bytes] = []
+    pending_bytes = 0
     for chunk in decompressed_chunks(source, max_bytes=max_bytes, chunk_bytes=chunk_bytes):
         pending.append(chunk)
+        pending_bytes += len(chunk)
         if b"\n" not in chunk:
+            if max_line_bytes is not None and pending_bytes > max_line_bytes:
+                raise LineTooLong(number + 1, max_line_bytes)
             continue
         pieces = b"".join(pending).split(b"\n")
         pending = [pieces.pop()]
+        pending_bytes = len(pending[0])
+        if max_line_bytes is not None and pending_bytes > max_line_bytes:
+            raise LineTooLong(number + len(pieces) + 1, max_line_bytes)
         for line in pieces:
             number += 1
+            if max_line_bytes is not None and len(line) > max_line_bytes:
+                raise LineTooLong(number, max_line_bytes)
             if line.endswith(b"\r"):
                 line = line[:-1]
             if number == 1 and line.startswith(UTF8_BOM):

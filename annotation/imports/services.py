@@ -175,11 +175,16 @@ def parse_source(*, source: BinaryIO, format: str, k: int,
                  on_progress: Callable[[int], None] | None = None) -> ParsedImport:
     """Read JSON Lines (gzip or not) from a byte stream within the configured limits."""
     lines = reader.iter_lines(source, max_bytes=settings.IMPORT_MAX_BYTES,
-                              max_lines=settings.IMPORT_MAX_LINES)
+                              max_lines=settings.IMPORT_MAX_LINES,
+                              max_line_bytes=settings.IMPORT_MAX_LINE_BYTES)
     try:
         return parse_lines(lines, format=format, k=k, on_progress=on_progress)
     except reader.InputTooLarge as exc:
         raise PayloadTooLarge(f"{exc} Split the file or raise RANKWISE_IMPORT_MAX_BYTES.") from exc
+    except reader.LineTooLong as exc:
+        raise PayloadTooLarge(
+            f"{exc} Nothing was imported; raise RANKWISE_IMPORT_MAX_LINE_BYTES for longer items.",
+            errors=[{"line": exc.line, "message": str(exc)}]) from exc
     except reader.TooManyLines as exc:
         raise ValidationFailed.of_fields(
             {"file": f"{exc} Split the file or raise RANKWISE_IMPORT_MAX_LINES."}

@@ -3,5 +3,5 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("projects/<int:pk>/import/", views.import_items, name="import-items"),
+    path("projects/<id:pk>/import/", views.import_items, name="import-items"),
 ]

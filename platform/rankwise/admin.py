@@ -5,4 +5,5 @@ from .models import WorkerHeartbeat
 
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
-    list_display = ["hostname", "seen_at"]
+    list_display = ["hostname", "pid", "seen_at", "holding"]
+    ordering = ["-seen_at"]

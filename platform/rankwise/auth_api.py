@@ -7,6 +7,7 @@ towards django-axes' lockout exactly like the web login form.
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from drf_spectacular.utils import extend_schema, inline_serializer
 from knox.models import AuthToken
 from rest_framework import serializers, status
@@ -44,6 +45,8 @@ class TokenApi(APIView):
                             detail="Too many failed logins; try again later.")
         if user is None or not user.is_active:
             raise AuthenticationFailed("Wrong username or password.")
+        # A token is a login: axes resets this user's failure count on the signal.
+        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
         _instance, token = AuthToken.objects.create(user=user)
         return Response({"token": token}, status=status.HTTP_201_CREATED)
 

@@ -79,6 +79,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it sees every other layer's answer, and turns "database down" into a 503.
+    "rankwise.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -187,10 +189,15 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rankwise.api.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "rankwise.schema.AutoSchema",
     "EXCEPTION_HANDLER": "rankwise.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+# Scoring and "watch it learn" run the reward model in a web thread: per user.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "score": os.environ.get("RANKWISE_SCORE_RATE", "60/min"),
+    "feedback": os.environ.get("RANKWISE_FEEDBACK_RATE", "60/min"),
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
@@ -213,6 +220,8 @@ SPECTACULAR_SETTINGS = {
 # ask of the server. Bigger data sets: split the file or raise the limits.
 IMPORT_MAX_BYTES = int(os.environ.get("RANKWISE_IMPORT_MAX_BYTES", str(512 * 1024 * 1024)))
 IMPORT_MAX_LINES = int(os.environ.get("RANKWISE_IMPORT_MAX_LINES", "1000000"))
+# One line is one item: a line this long is refused while it streams, never held whole.
+IMPORT_MAX_LINE_BYTES = int(os.environ.get("RANKWISE_IMPORT_MAX_LINE_BYTES", str(8 * 1024**2)))
 IMPORT_MAX_ERRORS = 1000  # bad lines listed in one 400 answer; the count is always exact
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("RANKWISE_MAX_REQUEST_BYTES", str(10 * 1024**2)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
@@ -222,7 +231,13 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 BROKER_DIR = DATA_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 6 * 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+        "visibility_timeout": 6 * 3600,
+        # A request that enqueues work must not hang on a broker that is gone; the socket
+        # timeout stays above kombu's 1 s BRPOP so that idle workers are not cut off.
+        "socket_connect_timeout": 1,
+        "socket_timeout": 5,
+    }
 else:
     # The embedded default: a broker in plain files, shared by the web, worker and beat
     # processes of one machine. No server to run.
@@ -238,6 +253,11 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True  # tasks record their outcome in model rows
+# One quick retry, then enqueue_on_commit gives up and the row stays queued (it is the
+# record of the work), instead of holding the request through Celery's default ~2 s policy.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2,
+}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -255,15 +275,26 @@ CELERY_BEAT_SCHEDULE = {
     },
     "worker-heartbeat": {"task": "rankwise.heartbeat", "schedule": 20.0},
     "maybe-train-reward-models": {"task": "training.maybe_train_reward_models", "schedule": 60.0},
+    # On the default queue: lost training runs must be found while training workers are down.
+    "recover-training-runs": {"task": "training.recover_runs", "schedule": 60.0,
+                              "options": {"queue": "celery"}},
+    "recover-import-jobs": {"task": "annotation.recover_import_jobs", "schedule": 60.0},
 }
 WORKER_HEARTBEAT_MAX_AGE = 90  # seconds; /healthz calls the worker down past this
+# Each worker process writes its heartbeat row this often; a process silent for
+# WORKER_LOST_AFTER is lost, and the sweeps fail or requeue what it held (rankwise.workers).
+WORKER_HEARTBEAT_INTERVAL = 15  # seconds
+WORKER_LOST_AFTER = 120  # seconds
+RESEND_AFTER = 60  # seconds: a queued row no worker started by then is sent again
 
 # --- Cache ----------------------------------------------------------------------------
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Redis down is a cache miss, not a failed request (rankwise/cache.py).
+            "BACKEND": "rankwise.cache.DegradingRedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 else:
@@ -290,6 +321,7 @@ USE_TZ = True
 
 # --- Security -------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+SESSION_ENGINE = "rankwise.sessions"
 CSRF_FAILURE_VIEW = "rankwise.http_errors.csrf_failure"
 CSRF_COOKIE_HTTPONLY = False  # the UI's fetch() reads it to send X-CSRFToken
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,7 +1,8 @@
 """Guarantees pinned at their boundaries, each by a test that fails when its guard slips by one:
 the slot claim never over-fills an item whose queue state is stale, a submission is replayed
-only when it is the same submission, an import that fails late leaves nothing behind even
-with real commits, and login throttling counts 5 failures per username and IP."""
+only when it is the same submission, the submission's and the practice round's rules hold at
+their edges, an import that fails late leaves nothing behind even with real commits, and
+login throttling counts 5 failures per username and IP."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from annotation.assignment import reasons, services
+from annotation.assignment import reasons, services, statements
+from annotation.assignment.validation import (
+    InvalidSubmission,
+    check_submission,
+    qualification_status,
+)
 from annotation.imports import services as import_services
 from annotation.models import Annotation, Assignment, AuditLog, Item, Response
 
@@ -76,6 +82,26 @@ def test_gold_in_place_of_a_full_item_left_open_shows_the_real_head(make_project
     assert Item.objects.get(pk=task.item.pk).is_gold
     assert task.reason == reasons.OLDEST  # the fresh item's, not the full one's
     assert Item.objects.get(pk=full.pk).queue_state is None
+
+
+def test_reopening_reopens_exactly_the_closed_items_with_a_free_slot(make_project):
+    project, other = make_project(overlap=2), make_project(name="other", overlap=2)
+    counters = {"empty": (0, 0), "one label": (1, 0), "one lease": (0, 1), "full": (2, 0),
+                "label and lease": (1, 1), "two leases": (0, 2)}
+    items = dict(zip(counters, add_items(project, len(counters)), strict=True))
+    (gold,) = add_items(project, 1, gold=True, start=50)
+    (foreign,) = add_items(other, 1, start=60)
+    for name, (done, live) in counters.items():
+        Item.objects.filter(pk=items[name].pk).update(annotations_done=done, leases_live=live,
+                                                      queue_state=None)
+    Item.objects.filter(pk__in=[gold.pk, foreign.pk]).update(queue_state=None)
+    assert statements.reopen_items(project_id=project.pk) == 3
+    states = dict(Item.objects.values_list("pk", "queue_state"))
+    assert {name: states[item.pk] for name, item in items.items()} == {
+        "empty": QueueState.NEW, "one label": QueueState.STARTED,
+        "one lease": QueueState.STARTED, "full": None, "label and lease": None,
+        "two leases": None}
+    assert states[gold.pk] is None and states[foreign.pk] is None
 
 
 def _late(project, client_for, alice, bob):
@@ -235,6 +261,38 @@ def test_a_missing_rationale_and_no_flags_replay_as_empty(make_project, make_ann
     assert (first.status_code, again.status_code) == (201, 200)
 
 
+# --- the submission's and the practice round's rules at their edges -------------------------
+
+@pytest.mark.parametrize("field, value, ok", [
+    ("duration_ms", 0, True), ("duration_ms", -1, False),
+    # PostgreSQL's integer column: 2**31 - 1 fits, 2**31 does not.
+    ("duration_ms", 2_147_483_647, True), ("duration_ms", 2_147_483_648, False),
+    ("rationale", "x" * 5000, True), ("rationale", "x" * 5001, False),
+])
+def test_submission_bounds_hold_exactly(field, value, ok):
+    def check():
+        return check_submission(ranking=[[1], [2]], response_ids=[1, 2], **{field: value})
+
+    if ok:
+        assert getattr(check(), field) == value
+    else:
+        with pytest.raises(InvalidSubmission) as refused:
+            check()
+        assert refused.value.errors[0]["field"] == field
+
+
+def test_qualification_at_its_edges():
+    assert qualification_status(correct=[], required=0, min_accuracy=0.8) == (True, None)
+    assert qualification_status(correct=[], required=3, min_accuracy=0.8) == (False, None)
+    assert qualification_status(correct=[True, True], required=3, min_accuracy=0.5) == (
+        False, 1.0)
+    # The last three count, and a share exactly at the bar passes.
+    assert qualification_status(correct=[False, True, True, False], required=3,
+                                min_accuracy=2 / 3) == (True, pytest.approx(2 / 3))
+    assert qualification_status(correct=[True, True, True, False], required=3,
+                                min_accuracy=0.7) == (False, pytest.approx(2 / 3))
+
+
 # --- an import that fails late leaves nothing behind ---------------------------------------
 
 class LateFailure(Exception):
@@ -356,10 +414,7 @@ def test_four_failures_still_let_the_user_in(login, accounts):
 
 
 @pytest.mark.parametrize("kind", [
-    "web",
-    pytest.param("token", marks=pytest.mark.xfail(strict=True, reason=(
-        "the token endpoint authenticates without logging in, so django-axes never sees "
-        "the success that AXES_RESET_ON_SUCCESS resets on"))),
+    "web", "token",
 ])
 def test_a_success_starts_the_count_again(request, accounts, kind):
     from tests.conftest import PASSWORD

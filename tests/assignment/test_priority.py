@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from annotation import services as annotation_services
 from annotation.assignment import reasons, services
 from annotation.models import Annotation, Assignment, Item
 
@@ -112,7 +113,7 @@ def test_started_items_still_come_before_uncertain_ones(make_project, make_annot
     alice, bob = make_annotators(project, 2)
     first = _label(alice, project)
     assert first.item.pk == items[2].pk
-    services.record_uncertainty(project=project, uncertainty={items[0].pk: 0.01})
+    annotation_services.record_uncertainty(project=project, uncertainty={items[0].pk: 0.01})
     task = services.next_task(project_id=project.pk, annotator=bob)
     assert task.item.pk == items[2].pk
     assert task.reason == "finish started item"
@@ -134,7 +135,7 @@ def test_record_uncertainty_sets_and_clears(make_project):
     items = add_items(project, 3)
     other = make_project(name="other")
     (foreign,) = add_items(other, 1, start=50)
-    n = services.record_uncertainty(project=project, uncertainty={
+    n = annotation_services.record_uncertainty(project=project, uncertainty={
         items[0].pk: 0.25, items[1].pk: None, foreign.pk: 0.5})
     assert n == 2
     assert dict(Item.objects.values_list("pk", "uncertainty")) == {

@@ -223,6 +223,8 @@ def test_new_guideline_version_sends_the_annotator_back_to_read_it(
     services.acknowledge_guideline(user=annotator, guideline=project.guidelines.get())
 
     page = new_page()
+    # The next task is refused until the new version is acknowledged: that sends them back.
+    new_page.allow_http(403, f"/api/v1/projects/{project.pk}/next/")
     log_in(page, annotator.username)
     page.goto(f"{live_server.url}/projects/{project.pk}/annotate/")
     page.wait_for_selector(TASK)
@@ -328,6 +330,7 @@ def test_the_apis_refusal_is_shown_and_the_page_moves_on(live_server, new_page, 
     project, _manager, annotator, _items = make_project(
         make_user, k=2, n_items=2, guideline=None, name="Refusals")
     page = new_page()
+    new_page.allow_http(409, "/submit/")  # the refusal this test is about
     log_in(page, annotator.username)
     page.goto(f"{live_server.url}/projects/{project.pk}/annotate/")
     page.wait_for_selector(TASK)

@@ -1,10 +1,12 @@
-"""A malformed ``Authorization`` header is a 401 with the error body, never a 500: bytes
-that are not UTF-8, characters Latin-1 cannot hold, NUL, an overlong token."""
+"""Malformed credentials are refused, never a 500: an ``Authorization`` header with bytes
+that are not UTF-8, characters Latin-1 cannot hold, NUL or an overlong token is a 401 with
+the error body; a session cookie with such a key is no session."""
 
 from __future__ import annotations
 
 import pytest
 from knox.models import AuthToken
+from rest_framework.test import APIClient
 
 from .conftest import error_body
 
@@ -55,3 +57,19 @@ def test_the_schema_still_names_the_token_scheme(db):
     schema = SchemaGenerator().get_schema(request=None, public=True)
     assert "knoxApiToken" in schema["components"]["securitySchemes"]
     assert {"knoxApiToken": []} in schema["paths"]["/api/v1/projects/"]["get"]["security"]
+
+
+@pytest.mark.parametrize("key", ['"abcdefgh\\000xyz"', '"abcdefgh\\377\\376"', "ABCDEFGHIJKL",
+                                 "x" * 5000])
+def test_a_malformed_session_cookie_is_no_session(world, key):
+    from django.test import Client
+
+    api = APIClient(raise_request_exception=False)
+    error_body(api.get("/api/v1/projects/", HTTP_COOKIE=f"sessionid={key}"), 401)
+    page = Client(raise_request_exception=False).get("/", HTTP_COOKIE=f"sessionid={key}")
+    assert page.status_code == 302 and page["Location"].startswith("/login/")
+
+
+def test_a_real_session_still_works(world, client):
+    client.force_login(world["users"]["manager"])
+    assert client.get("/api/v1/projects/").status_code == 200

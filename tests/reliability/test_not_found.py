@@ -11,12 +11,6 @@ from .conftest import error_body, fill, methods_of, routes, with_params
 
 MISSING = 2**62  # a valid id that no row has
 ROUTES = [(route, view) for route, view in routes("api/") if with_params(route)]
-# Known leaks in code owned elsewhere; strict, so the fix shows up as a passing xfail.
-LEAKS = {
-    "api/v1/training-runs/<int:pk>/": "training/api.py TrainingRunApi answers a missing run "
-    "with DRF's 'No TrainingRun matches the given query.' and someone else's run with "
-    "'No such project.'",
-}
 
 
 def existing(world, route: str, name: str):
@@ -39,14 +33,12 @@ def existing(world, route: str, name: str):
 
 def cases():
     for route, view in ROUTES:
-        marks = [pytest.mark.xfail(reason=LEAKS[route], strict=True)] if route in LEAKS else []
         for method in methods_of(view):
-            yield pytest.param(route, method, id=f"{method} {route}", marks=marks)
+            yield pytest.param(route, method, id=f"{method} {route}")
 
 
 def test_every_route_with_an_id_is_covered():
     assert len(ROUTES) >= 12
-    assert {route for route, _view in ROUTES} >= set(LEAKS)
 
 
 @pytest.mark.parametrize("route,method", list(cases()))

@@ -30,7 +30,8 @@ def test_comparisons_map_response_ids_to_positions(roles):
         assert c.responses[c.ranking[1][0]].startswith("No.")
         item_responses = list(Response.objects.filter(item_id=c.item_id).order_by("position"))
         assert c.response_ids == [r.pk for r in item_responses]
-        assert c.weight == 1.0 and c.n_annotations == 1
+        assert c.weight == 1.0 and c.n_labels == 1
+        assert c.n_annotations == 0 and c.agreement is None  # imported: no human ceiling
         assert c.prompt == Item.objects.get(pk=c.item_id).prompt
 
 

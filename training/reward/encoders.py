@@ -32,6 +32,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from transformers import AutoModel, AutoTokenizer  # noqa: E402
 
 DEFAULT_MAX_LENGTH = 256  # all-MiniLM-L6-v2 was trained with max_seq_length=256
+# A WordPiece token of ordinary text spans ~4-5 characters, spaces included. Cutting a text
+# to this many characters per token of the budget before tokenising keeps the tokens the
+# model reads (unless the text is mostly whitespace), and makes a 100,000-character text
+# cost what a 2,000-character one does: tokenising it whole took seconds and megabytes.
+CHARS_PER_TOKEN = 8
 
 
 def default_encoder_path() -> Path:
@@ -167,10 +172,19 @@ class TextEncoder(nn.Module):
 
     # -- tokenisation -----------------------------------------------------------------
 
+    def clip(self, text: str, *, side: str | None = None) -> str:
+        """The part of ``text`` that its first (``side="right"``) or last (``"left"``)
+        ``max_length`` tokens come from, at ``CHARS_PER_TOKEN`` characters per token
+        (default side: this encoder's truncation side)."""
+        limit = self.max_length * CHARS_PER_TOKEN
+        if len(text) <= limit:
+            return text
+        return text[-limit:] if (side or self.truncation_side) == "left" else text[:limit]
+
     def tokenize(self, texts: Sequence[str]) -> dict[str, Tensor]:
         """Dynamic padding to the longest text in this batch (capped at max_length)."""
         return self.tokenizer(
-            list(texts),
+            [self.clip(t) for t in texts],
             padding=True,
             truncation=True,
             max_length=self.max_length,
@@ -192,8 +206,10 @@ class TextEncoder(nn.Module):
         """
         tok = self.tokenizer
         budget = self.max_length - 3  # [CLS] ... [SEP] ... [SEP]
-        p_ids = tok(list(prompts), add_special_tokens=False)["input_ids"]
-        r_ids = tok(list(responses), add_special_tokens=False)["input_ids"]
+        p_ids = tok([self.clip(p, side="left") for p in prompts],
+                    add_special_tokens=False)["input_ids"]
+        r_ids = tok([self.clip(r, side="right") for r in responses],
+                    add_special_tokens=False)["input_ids"]
         cls_id, sep_id, pad_id = tok.cls_token_id, tok.sep_token_id, tok.pad_token_id or 0
         rows: list[tuple[list[int], list[int]]] = []
         for p, r in zip(p_ids, r_ids, strict=True):
@@ -249,7 +265,7 @@ class TextEncoder(nn.Module):
         Length bucketing: sort texts by token count, cut into batches of similar length
         (so padding is minimal), then put the rows back into the caller's order.
         """
-        texts = list(texts)
+        texts = [self.clip(t) for t in texts]
         if not texts:
             return torch.zeros((0, self.dim), dtype=torch.float32)
         was_training = self.model.training
