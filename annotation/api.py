@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import django_filters
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -65,6 +70,15 @@ class ProjectDetailApi(generics.RetrieveUpdateAPIView):
         )
 
 
+LAST_MANAGER = OpenApiResponse(description="The project's only manager would lose the role.")
+
+
+@extend_schema_view(post=extend_schema(responses={
+    201: MembershipSerializer,
+    200: OpenApiResponse(MembershipSerializer,
+                         description="Already a member: the role and status were updated."),
+    409: LAST_MANAGER,
+}))
 class MemberListCreateApi(generics.ListCreateAPIView):
     serializer_class = MembershipSerializer
     pagination_class = None
@@ -91,7 +105,7 @@ class MemberListCreateApi(generics.ListCreateAPIView):
 
 
 class MemberDetailApi(APIView):
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, 409: LAST_MANAGER})
     def delete(self, request, pk, member_id):
         project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)
         membership = get_object_or_404(Membership, project=project, pk=member_id)
@@ -126,7 +140,10 @@ class GuidelineApi(APIView):
 class GuidelineAcknowledgeApi(APIView):
     @extend_schema(
         request=GuidelineAcknowledgeSerializer,
-        responses={200: inline_serializer("Acknowledged", {"version": serializers.IntegerField()})},
+        responses={
+            200: inline_serializer("Acknowledged", {"version": serializers.IntegerField()}),
+            409: OpenApiResponse(description="That version is no longer the current one."),
+        },
     )
     def post(self, request, pk):
         project = project_for(user=request.user, project_id=pk)

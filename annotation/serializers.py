@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from rankwise.api import StorableJSONField
 from rankwise.converters import MAX_ID
+from rankwise.schema import JSON_OBJECT, MESSAGES, RANKING, DocumentedJSONFields, documented
 
 from .models import Guideline, Item, Membership, Project, Response
 
@@ -26,7 +27,7 @@ class UserSerializer(serializers.ModelSerializer):
 
 class ProjectSerializer(serializers.ModelSerializer):
     role = serializers.SerializerMethodField()
-    settings = StorableJSONField(required=False)
+    settings = documented(StorableJSONField, JSON_OBJECT)(required=False)
 
     class Meta:
         model = Project
@@ -129,7 +130,7 @@ class ResponseSerializer(serializers.ModelSerializer):
         fields = ["id", "position", "text", "model"]
 
 
-class ItemSerializer(serializers.ModelSerializer):
+class ItemSerializer(DocumentedJSONFields, serializers.ModelSerializer):
     """Managers' and reviewers' view of an item (annotators never list items)."""
 
     responses = ResponseSerializer(many=True, read_only=True)
@@ -143,3 +144,4 @@ class ItemSerializer(serializers.ModelSerializer):
             "annotations_done", "leases_live", "imported_labels", "overlap", "status",
             "created_at",
         ]
+        json_schemas = {"messages": MESSAGES, "meta": JSON_OBJECT, "gold_ranking": RANKING}

@@ -11,8 +11,9 @@ class TrainingRunAdmin(admin.ModelAdmin):
                     "finished_at"]
     list_filter = ["kind", "status", "triggered_by"]
     raw_id_fields = ["project", "requested_by"]
-    readonly_fields = ["loss_curve", "metrics", "traceback", "celery_task_id", "data_until",
-                       "n_comparisons", "created_at", "updated_at", "started_at", "finished_at"]
+    readonly_fields = ["loss_curve", "metrics", "traceback", "celery_task_id", "worker_hostname",
+                       "worker_pid", "data_until", "n_comparisons", "created_at", "updated_at",
+                       "started_at", "finished_at"]
 
 
 @admin.register(ModelVersion)

@@ -10,6 +10,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from annotation.permissions import Role, project_for
+from rankwise.schema import JSON_OBJECT, DocumentedJSONFields
 
 from . import runs, scoring, selectors
 from .models import ModelVersion, TrainingRun
@@ -17,8 +18,11 @@ from .prompts import prompt_text
 
 # --- shapes -----------------------------------------------------------------------------
 
+LOSS_CURVE = {"type": "array", "items": {"type": "array", "items": {"type": "number"},
+                                         "minItems": 2, "maxItems": 2}}
 
-class RewardModelSerializer(serializers.ModelSerializer):
+
+class RewardModelSerializer(DocumentedJSONFields, serializers.ModelSerializer):
     name = serializers.CharField(read_only=True, help_text='"v<version>".')
     training_run = serializers.PrimaryKeyRelatedField(read_only=True)
     eval_items = serializers.SerializerMethodField()
@@ -27,12 +31,14 @@ class RewardModelSerializer(serializers.ModelSerializer):
         model = ModelVersion
         fields = ["id", "version", "name", "is_active", "metrics", "config", "data_fingerprint",
                   "eval_items", "training_run", "created_at", "activated_at"]
+        json_schemas = {"metrics": JSON_OBJECT, "config": JSON_OBJECT,
+                        "data_fingerprint": JSON_OBJECT}
 
     def get_eval_items(self, obj: ModelVersion) -> int:
         return len(obj.eval_split.get("eval_items", []))
 
 
-class TrainingRunSerializer(serializers.ModelSerializer):
+class TrainingRunSerializer(DocumentedJSONFields, serializers.ModelSerializer):
     reward_model = serializers.SerializerMethodField()
 
     class Meta:
@@ -40,6 +46,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         fields = ["id", "project", "kind", "status", "progress", "loss_curve", "metrics",
                   "params", "outcome", "error", "traceback", "attempts", "triggered_by",
                   "n_comparisons", "reward_model", "created_at", "started_at", "finished_at"]
+        json_schemas = {"loss_curve": LOSS_CURVE, "metrics": JSON_OBJECT, "params": JSON_OBJECT}
 
     def get_reward_model(self, obj: TrainingRun) -> dict | None:
         version = getattr(obj, "model_version", None)
@@ -155,7 +162,9 @@ class RewardModelListApi(generics.ListAPIView):
 
 
 class TrainApi(APIView):
-    @extend_schema(request=TrainRequest, responses={202: TrainStarted},
+    @extend_schema(request=TrainRequest,
+                   responses={202: TrainStarted,
+                              409: OpenApiResponse(description="A run is queued or running.")},
                    description="Queue a reward-model run (manager). 409 while one is queued "
                    "or running.")
     def post(self, request, pk):
@@ -210,6 +219,7 @@ class FeedbackApi(APIView):
     throttle_scope = "feedback"
 
     @extend_schema(responses={200: FeedbackAnswer,
+                              409: OpenApiResponse(description="Not submitted yet."),
                               429: OpenApiResponse(description="Too many requests (per user; "
                                                    "see Retry-After).")},
                    description="The active model's scores of this assignment's responses "

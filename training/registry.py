@@ -16,8 +16,8 @@ publishes:
 
 A crash between the rename and the commit leaves a folder that no row names; the next
 publish of that version number replaces it. Only the attempt that still holds its run
-publishes: a worker that was declared lost (and whose run was requeued or failed) meanwhile
-gets :class:`RunNotHeld` and publishes nothing. Activating a version (on publish, or by hand to
+publishes: a worker that was declared lost meanwhile (its run requeued or failed) gets
+:class:`RunNotHeld` and publishes nothing. Activating a version (on publish, or by hand to
 roll back) deactivates the previous one first; for reward models it then queues active
 learning, once committed.
 """

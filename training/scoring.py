@@ -18,11 +18,10 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from django.db.models import Case, FloatField, Value, When
-
 from annotation.models import Annotation, Assignment, Item, Project, Response
 from annotation.permissions import Role, project_for
 from annotation.project_settings import project_settings
+from annotation.services import record_uncertainty
 from rankwise.errors import Conflict, NotFound
 
 from . import loader, selectors
@@ -211,14 +210,4 @@ def score_open_items(*, project_id: int, batch_size: int = 200) -> int:
         for item_id, scores in by_item.items():
             scores.sort()
             gaps[item_id] = min(b - a for a, b in zip(scores, scores[1:], strict=False))
-        done += _record_uncertainty(project_id=project.pk, gaps=gaps)
-
-
-def _record_uncertainty(*, project_id: int, gaps: dict[int, float | None]) -> int:
-    """One UPDATE for a batch of items. ``Item.uncertainty`` is this model's output kept on
-    the item; the assignment queue only reads it (smallest first with active learning)."""
-    if not gaps:
-        return 0
-    value = Case(*(When(pk=pk, then=Value(gap)) for pk, gap in gaps.items()),
-                 output_field=FloatField())
-    return Item.objects.filter(project_id=project_id, pk__in=list(gaps)).update(uncertainty=value)
+        done += record_uncertainty(project=project, uncertainty=gaps)

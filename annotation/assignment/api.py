@@ -50,7 +50,14 @@ class SubmitApi(EngineApi):
             "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
             description="Repeating a request with the same key returns the same annotation.",
         )],
-        responses={201: serializers.SubmittedSchema, 200: serializers.SubmittedSchema},
+        responses={
+            201: serializers.SubmittedSchema,
+            200: OpenApiResponse(serializers.SubmittedSchema,
+                                 description="A repeated submission: the stored annotation."),
+            409: OpenApiResponse(description="The assignment was skipped, the lease expired "
+                                 "and the item is full, or the Idempotency-Key was used for "
+                                 "another submission (see `code`)."),
+        },
     )
     def post(self, request, pk):
         body = _json_object(request)
@@ -71,7 +78,8 @@ class SubmitApi(EngineApi):
 
 class SkipApi(EngineApi):
     @extend_schema(auth=SECURITY, request=serializers.SkipSchema,
-                   responses={200: serializers.SkippedSchema})
+                   responses={200: serializers.SkippedSchema,
+                              409: OpenApiResponse(description="Already submitted.")})
     def post(self, request, pk):
         body = _json_object(request)
         assignment = services.skip_assignment(

@@ -6,7 +6,9 @@ import io
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
+    OpenApiRequest,
     OpenApiResponse,
     extend_schema,
     inline_serializer,
@@ -61,7 +63,11 @@ ImportJob = inline_serializer("ItemImportJob", {
                                     help_text='Bad lines: [{"line", "message"}].'),
 })
 
-ERROR = OpenApiResponse(description='{"detail", "errors": [{"field"|"line", "message"}]}')
+# The body of these is the Error component (rankwise.schema).
+BAD_LINES = OpenApiResponse(description="Bad input: `errors` lists every bad line "
+                            '(`{"line", "message"}`) or parameter; nothing was stored.')
+TOO_LARGE = OpenApiResponse(description="The upload passes RANKWISE_IMPORT_MAX_BYTES, "
+                            "_MAX_LINES or _MAX_LINE_BYTES.")
 
 
 def _source(request):
@@ -109,12 +115,18 @@ class ItemImportApi(APIView):
                              description="Import in the background; answers 202 with a job."),
         ],
         request={
-            "application/x-ndjson": OpenApiTypes.BINARY,
-            "multipart/form-data": inline_serializer(
-                "ItemImportUpload", {"file": serializers.FileField()}
-            ),
+            "application/x-ndjson": OpenApiRequest(OpenApiTypes.BINARY, examples=[
+                OpenApiExample("native", media_type="application/x-ndjson",
+                               value='{"prompt": "2 + 2?", "responses": ["4", "5"]}\n'),
+            ]),
+            "multipart/form-data": {"type": "object", "required": ["file"], "properties": {
+                "file": {"type": "string", "format": "binary",
+                         "description": "The JSON Lines file, optionally gzip."},
+            }},
         },
-        responses={201: ImportResult, 202: ImportJob, 400: ERROR, 413: ERROR, 415: ERROR},
+        responses={201: ImportResult, 202: ImportJob, 400: BAD_LINES, 413: TOO_LARGE,
+                   409: OpenApiResponse(description="Another writer added the same items "
+                                        "meanwhile; retry.")},
     )
     def post(self, request, pk):
         project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)
@@ -136,7 +148,7 @@ class ItemImportApi(APIView):
 
 class ItemImportJobApi(APIView):
     @extend_schema(operation_id="projects_items_import_job", summary="A background import",
-                   responses={200: ImportJob, 404: ERROR})
+                   responses={200: ImportJob})
     def get(self, request, pk, job):
         project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)
         record = jobs.load(project=project, job_id=job)

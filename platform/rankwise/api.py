@@ -25,6 +25,9 @@ class StorableJSONField(serializers.JSONField):
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
+        if value is None and not self.allow_null:
+            # A form sends JSON as text: its "null" gets past DRF's check for a null value.
+            self.fail("null")
         found = json_problem(value)
         if found:
             where, problem = found

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from knox.models import AuthToken
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, Throttled
@@ -33,7 +33,12 @@ class TokenApi(APIView):
 
     @extend_schema(
         request=Credentials,
-        responses={201: inline_serializer("Token", {"token": serializers.CharField()})},
+        responses={
+            201: inline_serializer("Token", {"token": serializers.CharField()}),
+            401: OpenApiResponse(description="Wrong username or password."),
+            429: OpenApiResponse(description="Too many failed logins for this username from "
+                                 "this address; retry after `Retry-After` seconds."),
+        },
         auth=[],
     )
     def post(self, request):

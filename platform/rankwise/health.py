@@ -1,4 +1,7 @@
-"""``/healthz``: is the database up, is the broker reachable, has a worker checked in?"""
+"""``/healthz``: is the database up, is the broker reachable, has a worker checked in?
+
+Every worker process writes its own heartbeat row (:mod:`rankwise.workers`); the newest
+says whether a worker is alive, and ``processes`` counts those seen within the max age."""
 
 from __future__ import annotations
 
@@ -34,18 +37,19 @@ def _broker() -> dict:
 
 
 def _worker() -> dict:
+    since = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_MAX_AGE)
     try:
         newest = WorkerHeartbeat.objects.order_by("-seen_at").first()
+        processes = WorkerHeartbeat.objects.filter(seen_at__gte=since).count()
     except Exception as exc:
         return {"status": "unknown", "error": str(exc)[:200]}
     if newest is None:
-        return {"status": "down", "last_seen": None}
-    age = timezone.now() - newest.seen_at
-    alive = age <= timedelta(seconds=settings.WORKER_HEARTBEAT_MAX_AGE)
+        return {"status": "down", "last_seen": None, "processes": 0}
     return {
-        "status": "ok" if alive else "down",
+        "status": "ok" if newest.seen_at >= since else "down",
         "last_seen": newest.seen_at.isoformat(),
         "hostname": newest.hostname,
+        "processes": processes,
     }
 
 

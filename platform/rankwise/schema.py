@@ -4,12 +4,19 @@ Every 4xx and 5xx answer of the API has the body of the contract (:mod:`rankwise
 the schema documents it once, as the ``Error`` component, on every status an operation can
 answer with. Which statuses those are follows from what the operation takes (a path id, a
 body, query filters) and how it authenticates; a status an endpoint adds for its own
-reasons (409, 429) is named in its ``extend_schema`` and gets the same body here.
+reasons (409) is named in its ``extend_schema`` and gets the same body here.
+
+JSON fields, which the schema would type as "anything", say what they hold through
+``documented`` and ``DocumentedJSONFields``.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+
 from drf_spectacular import openapi
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 
@@ -89,4 +96,40 @@ class AutoSchema(openapi.AutoSchema):
             codes.add("404")
         if has_body:
             codes.update({"413", "415"})
+        if getattr(self.view, "throttle_classes", None):
+            codes.add("429")
         return sorted(codes)
+
+
+# --- JSON fields --------------------------------------------------------------------------
+# The schema types a JSON field as "anything"; these name what the stored values are.
+JSON_OBJECT = {"type": "object", "additionalProperties": True}
+RANKING = {"type": "array", "items": {"type": "array", "items": {"type": "integer"}},
+           "description": "Tiers of response ids, best first; ids in one tier are tied."}
+MESSAGES = {"type": "array", "items": {
+    "type": "object", "required": ["role", "content"],
+    "properties": {"role": {"type": "string"}, "content": {"type": "string"}},
+}}
+
+
+@functools.cache
+def _documented(field_class: type, schema_json: str) -> type:
+    return extend_schema_field(json.loads(schema_json))(
+        type(field_class.__name__, (field_class,), {"__module__": field_class.__module__}))
+
+
+def documented(field_class: type, schema: dict) -> type:
+    """``field_class`` as the OpenAPI schema should show it: ``schema``."""
+    return _documented(field_class, json.dumps(schema, sort_keys=True))
+
+
+class DocumentedJSONFields:
+    """A ModelSerializer mixin: ``Meta.json_schemas`` maps JSON model fields to the schema
+    of the values they hold."""
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        schema = getattr(self.Meta, "json_schemas", {}).get(field_name)
+        if schema is not None:
+            field_class = documented(field_class, schema)
+        return field_class, kwargs

@@ -283,7 +283,7 @@ CELERY_BEAT_SCHEDULE = {
 WORKER_HEARTBEAT_MAX_AGE = 90  # seconds; /healthz calls the worker down past this
 # Each worker process writes its heartbeat row this often; a process silent for
 # WORKER_LOST_AFTER is lost, and the sweeps fail or requeue what it held (rankwise.workers).
-WORKER_HEARTBEAT_INTERVAL = 15  # seconds
+WORKER_HEARTBEAT_INTERVAL = float(os.environ.get("RANKWISE_WORKER_HEARTBEAT_SECONDS", "15"))
 WORKER_LOST_AFTER = 120  # seconds
 RESEND_AFTER = 60  # seconds: a queued row no worker started by then is sent again
 

@@ -19,6 +19,7 @@ from knox.models import AuthToken
 from annotation import services
 from annotation.assignment import services as engine
 from annotation.models import Assignment, ImportJob, Item, Membership, Project, Response
+from training.models import TrainingRun
 
 PASSWORD = "correct-horse-battery-staple"
 # The callers of the matrix. "annotator", "reviewer" and "manager" are members of project A;
@@ -77,7 +78,7 @@ class Side:
     peer_membership: Membership
     gold: Item
     job: ImportJob
-    run: Any
+    run: TrainingRun
 
 
 @dataclass
@@ -112,8 +113,6 @@ def _label(user, project: Project, rationale: str) -> Assignment:
 
 
 def _side(tag: str, manager, annotator, peer, others: list, staff) -> Side:
-    from training.models import TrainingRun
-
     project = services.create_project(actor=manager, name=f"{tag}-project-q7",
                                       description=f"{tag}-project-q7 description",
                                       responses_per_item=2, overlap=3, gold_rate=0.0)
@@ -143,8 +142,9 @@ def _side(tag: str, manager, annotator, peer, others: list, staff) -> Side:
     Project.objects.filter(pk=project.pk).update(gold_rate=0.0)
     assert task.item.pk == gold.pk, "the seeded lease should be the gold item"
     job = ImportJob.objects.create(project=project, created_by=manager, format="native",
-                                   labels="none", status="done",
-                                   result={"created": 1, "duplicates": 0})
+                                   labels="none", status="failed",
+                                   detail=f"{tag}-trace-q7 in line 1",
+                                   errors=[{"line": 1, "message": f"{tag}-trace-q7"}])
     run = TrainingRun.objects.create(project=project, status="failed", requested_by=manager,
                                      error=f"{tag}-trace-q7 error",
                                      traceback=f"Traceback: {tag}-trace-q7")

@@ -9,7 +9,8 @@ answer is searched for the sentinels that caller must not see (another project's
 a peer's rationale and username, a hidden gold item's meta) and, below the reviewer
 role, for the keys that carry gold answers or labels.
 
-Each request runs in a savepoint that is rolled back, so every call sees the same world.
+Each request runs in a savepoint that is rolled back (conftest.py), so every call sees the
+same world.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
 from django.test import Client
 
 from annotation.permissions import RANK
 from tests.reliability.conftest import fill, methods_of, routes, with_params
 
+from .conftest import rolled_back
 from .seeds import OWNER, PASSWORD, ROLE_IN, ROLES, USERNAMES, forbidden_for
+
+# The test database (the world of conftest.py lives in it).
+pytestmark = pytest.mark.django_db
 
 PUBLIC = "public"  # anyone, signed in or not
 SIGNED_IN = "signed in"  # any authenticated user
@@ -200,10 +204,7 @@ def call(client: Client, method: str, url: str, rule: Rule, side, headers: dict)
         kwargs.update(data={"format": "native", "labels": "",
                             "file": SimpleUploadedFile("items.jsonl", body)})
     # Every call sees the seeded world: what it wrote is rolled back.
-    with transaction.atomic():
-        response = getattr(client, method)(url, **kwargs)
-        transaction.set_rollback(True)
-    return response
+    return rolled_back(lambda: getattr(client, method)(url, **kwargs))
 
 
 def text_of(response) -> str:
@@ -264,24 +265,8 @@ class Callers:
 
 
 @pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    """The seeded world, built once for this module inside a transaction that is rolled
-    back at its end; each call runs in a savepoint of it (see ``call``)."""
-    from django.contrib.auth import get_user_model
-
-    from .seeds import build_world
-
-    with django_db_blocker.unblock(), transaction.atomic():
-        seeded = build_world()
-        get_user_model().objects.create_user(username="newcomer", password=PASSWORD)
-        seeded.callers = Callers(seeded)
-        yield seeded
-        transaction.set_rollback(True)
-
-
-@pytest.fixture
 def callers(world):
-    return world.callers
+    return Callers(world)
 
 
 # --- the tests -----------------------------------------------------------------------------

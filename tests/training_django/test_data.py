@@ -87,3 +87,33 @@ def test_conversation_items_read_as_flattened_text(roles):
     [c] = comparisons_for(project=project).comparisons
     assert c.prompt == "User: Tell me a joke"
     assert c.ranking == [[0], [1]]
+
+
+def test_imported_labels_train_but_are_no_annotator_in_the_human_ceiling(roles, make_user):
+    project, _ = roles
+    people = [make_user(f"h{n}") for n in range(2)]
+    # One imported label and one human label: one human, so no ceiling at all.
+    single = add_pairs(project, TOPICS[:1], tag="one")[0]
+    good = Response.objects.get(item=single, text=helpful(TOPICS[0])).pk
+    bad = Response.objects.get(item=single, text=curt(TOPICS[0])).pk
+    Annotation.objects.create(project=project, item=single, annotator=people[0],
+                              source=Annotation.Source.HUMAN, ranking=[[good], [bad]])
+    data = comparisons_for(project=project)
+    [c] = data.comparisons
+    assert (c.n_annotations, c.agreement, data.human_ceiling()) == (1, None, None)
+    assert c.n_labels == 2  # both still make the consensus it trains on
+
+    # Two humans who agree, against an imported label: they agree fully with each other,
+    # while training still weighs in the imported dissent.
+    pair = add_pairs(project, TOPICS[1:2], tag="two", flip=True)[0]
+    good = Response.objects.get(item=pair, text=helpful(TOPICS[1])).pk
+    bad = Response.objects.get(item=pair, text=curt(TOPICS[1])).pk
+    for person in people:
+        Annotation.objects.create(project=project, item=pair, annotator=person,
+                                  source=Annotation.Source.HUMAN, ranking=[[good], [bad]])
+    data = comparisons_for(project=project)
+    c = next(c for c in data.comparisons if c.item_id == pair.pk)
+    assert (c.n_annotations, c.n_labels) == (2, 3)
+    assert c.agreement == 1.0 and c.weight == pytest.approx(2 / 3)
+    assert c.responses[c.ranking[0][0]] == helpful(TOPICS[1])
+    assert data.human_ceiling() == 1.0

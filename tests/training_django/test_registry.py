@@ -94,6 +94,9 @@ class _Active:
     (_Active, OSError("gone"), False, 0.0, True, "activated: v1 could not be evaluated (gone)"),
     (_Active, {"accuracy": None}, False, 0.0, True, "activated: v1 has no accuracy on these"),
     (_Active, {"accuracy": 0.75}, False, 0.0, True, "activated: accuracy 0.800 vs 0.750 of v1"),
+    # Not worse is enough: equal accuracy activates the new version.
+    (_Active, {"accuracy": 0.8}, False, 0.0, True, "activated: accuracy 0.800 vs 0.800 of v1"),
+    (_Active, {"accuracy": 0.5}, False, 0.3, True, "activated: accuracy 0.800 vs 0.500 of v1"),
     (_Active, {"accuracy": 0.75}, False, 0.1, False, "kept v1: accuracy 0.800 vs 0.750 on the "
                                                      "same eval items (needs +0.1)"),
 ])

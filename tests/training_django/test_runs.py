@@ -113,6 +113,16 @@ def test_a_better_model_replaces_a_bad_active_one(labelled, django_capture_on_co
     assert v2.metrics["accuracy"] > v2.metrics["active_model"]["accuracy"]
 
 
+def test_a_retrain_as_good_as_the_active_model_replaces_it(labelled,
+                                                           django_capture_on_commit_callbacks):
+    project, _ = labelled
+    train(project, django_capture_on_commit_callbacks)
+    again = train(project, django_capture_on_commit_callbacks)  # same data, same seed
+    v2 = ModelVersion.objects.get(project=project, version=2)
+    assert v2.metrics["accuracy"] == v2.metrics["active_model"]["accuracy"]
+    assert v2.is_active and again.outcome.startswith("activated"), again.outcome
+
+
 def test_min_improvement_from_the_project_settings(labelled, django_capture_on_commit_callbacks):
     project, _ = labelled
     train(project, django_capture_on_commit_callbacks)
