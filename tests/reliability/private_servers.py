@@ -8,6 +8,7 @@ these private servers: the outer DATABASE_URL / REDIS_URL never reach them.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -305,3 +306,27 @@ def token(site: Site, username: str) -> str:
                            json={"username": username, "password": PASSWORD})
     assert answer.status_code == 201, (answer.status_code, answer.text[:500])
     return answer.json()["token"]
+
+
+@contextlib.contextmanager
+def private_stack(data_dir: Path, *, annotators: int, items: int, worker: bool = False):
+    """A private PostgreSQL and Redis, the site migrated and seeded against them, gunicorn
+    (and a worker) up: yields (postgres, redis, site, seeded world); all removed afterwards."""
+    postgres, redis, site = PrivatePostgres(), PrivateRedis(), None
+    try:
+        postgres.init()
+        redis.start()
+        site = Site(database_url=postgres.create_database("rankwise"), redis_url=redis.url,
+                    data_dir=data_dir)
+        site.data_dir.mkdir()
+        site.manage("migrate", "--noinput")
+        world = seed(site, annotators=annotators, items=items)
+        site.start_web()
+        if worker:
+            site.start_worker()
+        yield postgres, redis, site, world
+    finally:
+        if site is not None:
+            site.close()
+        redis.close()
+        postgres.close()

@@ -20,11 +20,9 @@ import pytest
 import requests
 
 from tests.reliability.private_servers import (
-    PrivatePostgres,
-    PrivateRedis,
     Site,
     missing_servers,
-    seed,
+    private_stack,
     token,
     wait_until,
 )
@@ -39,22 +37,9 @@ def stack(tmp_path):
     """(postgres, site, seeded world) with gunicorn up; every server removed afterwards."""
     if why := missing_servers():
         pytest.skip(why)
-    postgres, redis, site = PrivatePostgres(), PrivateRedis(), None
-    try:
-        postgres.init()
-        redis.start()
-        site = Site(database_url=postgres.create_database("rankwise"), redis_url=redis.url,
-                    data_dir=tmp_path / "site")
-        site.data_dir.mkdir()
-        site.manage("migrate", "--noinput")
-        world = seed(site, annotators=ANNOTATORS, items=400)
-        site.start_web()
+    with private_stack(tmp_path / "site", annotators=ANNOTATORS, items=400) as (
+            postgres, _redis, site, world):
         yield postgres, site, world
-    finally:
-        if site is not None:
-            site.close()
-        redis.close()
-        postgres.close()
 
 
 class Tally:

@@ -19,12 +19,10 @@ import requests
 
 from tests.reliability.private_servers import (
     HOST,
-    PrivatePostgres,
-    PrivateRedis,
     Site,
     free_port,
     missing_servers,
-    seed,
+    private_stack,
     token,
     wait_until,
 )
@@ -37,23 +35,9 @@ def stack(tmp_path):
     """(redis, site, seeded world) with gunicorn and a worker up; all removed afterwards."""
     if why := missing_servers():
         pytest.skip(why)
-    postgres, redis, site = PrivatePostgres(), PrivateRedis(), None
-    try:
-        postgres.init()
-        redis.start()
-        site = Site(database_url=postgres.create_database("rankwise"), redis_url=redis.url,
-                    data_dir=tmp_path / "site")
-        site.data_dir.mkdir()
-        site.manage("migrate", "--noinput")
-        world = seed(site, annotators=1, items=100)
-        site.start_web()
-        site.start_worker()
+    with private_stack(tmp_path / "site", annotators=1, items=100, worker=True) as (
+            _postgres, redis, site, world):
         yield redis, site, world
-    finally:
-        if site is not None:
-            site.close()
-        redis.close()
-        postgres.close()
 
 
 def client(site: Site, username: str) -> requests.Session:
