@@ -23,6 +23,7 @@ from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.utils import timezone
 
 from rankwise.errors import Conflict, LineErrors, PayloadTooLarge, ValidationFailed
+from rankwise.text import json_problem
 
 from ..models import Annotation, Item, Project, Response
 from ..services import audit
@@ -85,26 +86,8 @@ _SUSPECT_ESCAPE = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]")
 
 
 def _unstorable(value: Any) -> str | None:
-    if isinstance(value, str):
-        if "\x00" in value:
-            return "The line contains a NUL character (\\u0000), which cannot be stored."
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return ("The line contains an unpaired surrogate escape (\\ud800-\\udfff), "
-                    "which is not valid Unicode.")
-        return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            problem = _unstorable(key) or _unstorable(item)
-            if problem:
-                return problem
-    elif isinstance(value, list):
-        for item in value:
-            problem = _unstorable(item)
-            if problem:
-                return problem
-    return None
+    found = json_problem(value)
+    return f"The line {found[1]}" if found else None
 
 
 def parse_line(raw: bytes, *, parser: formats.Parser, k: int) -> ItemRecord:

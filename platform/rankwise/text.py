@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 NUL_MESSAGE = "contains a NUL character (\\u0000), which cannot be stored."
-SURROGATE_MESSAGE = ("contains an unpaired surrogate (\\ud800-\\udfff), which is not valid "
+SURROGATE_MESSAGE = ("contains an unpaired surrogate escape (\\ud800-\\udfff), which is not valid "
                      "Unicode.")
 
 
