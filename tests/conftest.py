@@ -56,6 +56,16 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(autouse=True)
+def _throttles_out_of_the_way(monkeypatch):
+    """Per-user throttles count in the shared cache, across tests and runs; a test that is
+    about throttling sets its own low rates (and clears its counters) after this."""
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES",
+                        {scope: "1000000/min" for scope in ScopedRateThrottle.THROTTLE_RATES})
+
+
+@pytest.fixture(autouse=True)
 def _isolated_data_dir(tmp_path, settings):
     """Artifacts and snapshots of one test go to its own folder."""
     settings.ARTIFACTS_DIR = tmp_path / "artifacts"
