@@ -126,10 +126,7 @@ def resend_queued_runs(*, now: datetime | None = None) -> int:
 
 
 def _send(run_id: int, *, task_id: str) -> int:
-    try:
-        enqueue_on_commit(TASK, run_id, task_id=task_id)
-    except Exception:
-        # The row stays queued: the next sweep sends it again.
-        log.warning("training run %s: could not be sent", run_id, exc_info=True)
-        return 0
+    # A send that fails (the broker down) is logged by enqueue_on_commit; the row stays
+    # queued and the next sweep sends it again.
+    enqueue_on_commit(TASK, run_id, task_id=task_id)
     return 1

@@ -218,9 +218,8 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
         created_at__lt=now - timedelta(seconds=settings.RESEND_AFTER)).only("pk", "created_at")
     for job in waiting:
         if workers.resend_due(_holding_key(job.pk), queued_at=job.created_at, now=now):
-            try:
-                enqueue_on_commit(TASK, str(job.pk))
-                resent += 1
-            except Exception:
-                log.warning("import job %s: could not be sent", job.pk, exc_info=True)
+            # A send that fails (the broker down) is logged by enqueue_on_commit; the job
+            # stays queued and a later sweep tries again.
+            enqueue_on_commit(TASK, str(job.pk))
+            resent += 1
     return {"failed": lost, "resent": resent}
