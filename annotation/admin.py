@@ -5,6 +5,7 @@ from .models import (
     Annotation,
     Assignment,
     AuditLog,
+    Consensus,
     Guideline,
     ImportJob,
     Item,
@@ -81,8 +82,16 @@ class AnnotationAdmin(admin.ModelAdmin):
 
 @admin.register(Review)
 class ReviewAdmin(admin.ModelAdmin):
-    list_display = ["id", "annotation", "reviewer", "decision", "created_at"]
-    raw_id_fields = ["annotation", "reviewer"]
+    list_display = ["id", "item", "annotation", "reviewer", "decision", "created_at"]
+    list_filter = ["decision"]
+    raw_id_fields = ["item", "annotation", "reviewer"]
+
+
+@admin.register(Consensus)
+class ConsensusAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "item", "method", "confidence", "source", "computed_at"]
+    list_filter = ["method", "source"]
+    raw_id_fields = ["project", "item"]
 
 
 @admin.register(ImportJob)

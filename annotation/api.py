@@ -18,6 +18,8 @@ from rest_framework.views import APIView
 from . import selectors, services
 from .models import Item, Membership, Project
 from .permissions import Role, can_create_projects, can_create_users, project_for
+from .quality import services as quality_services
+from .quality.serializers import MemberDetailSerializer, MemberUpdateRequest
 from .serializers import (
     GuidelineAcknowledgeSerializer,
     GuidelineSerializer,
@@ -105,6 +107,26 @@ class MemberListCreateApi(generics.ListCreateAPIView):
 
 
 class MemberDetailApi(APIView):
+    @extend_schema(request=MemberUpdateRequest, responses={200: MemberDetailSerializer,
+                                                           409: LAST_MANAGER},
+                   description="Pause, resume (with a reason, kept in the audit log) or "
+                   "change the role of a member. Managers.")
+    def patch(self, request, pk, member_id):
+        project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)
+        membership = quality_services.membership_of(project=project, member_id=member_id)
+        body = MemberUpdateRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if "role" in data and data["role"] != membership.role:
+            membership, _ = services.set_membership(
+                actor=request.user, project=project, user=membership.user, role=data["role"],
+                status=membership.status)
+        if "status" in data:
+            membership = quality_services.set_member_status(
+                actor=request.user, membership=membership, status=data["status"],
+                reason=data["reason"])
+        return Response(MemberDetailSerializer(membership).data)
+
     @extend_schema(responses={204: None, 409: LAST_MANAGER})
     def delete(self, request, pk, member_id):
         project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)

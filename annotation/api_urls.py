@@ -14,5 +14,6 @@ urlpatterns = [
          name="api-guidelines-ack"),
     path("projects/<id:pk>/items/", api.ItemListApi.as_view(), name="api-items"),
     path("", include("annotation.imports.urls")),
+    path("", include("annotation.quality.urls")),
     path("", include("annotation.assignment.urls")),
 ]

@@ -2,3 +2,4 @@
 
 from .assignment import celery_tasks as assignment_tasks  # noqa: F401
 from .imports import celery_tasks as import_tasks  # noqa: F401
+from .quality import celery_tasks as quality_tasks  # noqa: F401

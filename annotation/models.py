@@ -82,6 +82,16 @@ class Membership(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     # Set when the member passed the project's practice round (settings["qualification"]).
     qualified_at = models.DateTimeField(null=True, blank=True)
+    # Why and when the member was paused; paused_by is NULL for an automatic pause (trust).
+    paused_reason = models.TextField(blank=True, default="", db_default="")
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Trust is judged on labels made since the last resume, so a resumed member is not
+    # paused again at once for the labels that paused them.
+    resumed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -286,6 +296,10 @@ class Annotation(models.Model):
     rationale = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     guideline_version = models.PositiveIntegerField(null=True, blank=True)
+    # Set by a reviewer's "exclude" decision: the label is kept and shown to reviewers, but
+    # left out of agreement, consensus, training and export.
+    # db_default: the engine's and the importer's plain-SQL inserts leave it out.
+    excluded = models.BooleanField(default=False, db_default=False)
     # NULL, not "": the unique (annotator, idempotency_key) constraint skips NULLs.
     idempotency_key = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
@@ -317,25 +331,36 @@ class Annotation(models.Model):
 
 
 class Review(models.Model):
-    class Decision(models.TextChoices):
-        ACCEPT = "accept"
-        REJECT = "reject"
-        FIX = "fix"
+    """A reviewer's decision on an item; the newest ``accept`` / ``rank`` / ``gold`` decision
+    of an item overrides its consensus (``ranking``), ``exclude`` marks one label."""
 
-    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="reviews")
+    class Decision(models.TextChoices):
+        ACCEPT = "accept", "accept one annotator's ranking"
+        RANK = "rank", "the reviewer's own ranking"
+        GOLD = "gold", "promote to gold with this answer"
+        EXCLUDE = "exclude", "leave one label out"
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="reviews")
+    annotation = models.ForeignKey(
+        Annotation, null=True, blank=True, on_delete=models.CASCADE, related_name="reviews"
+    )
     reviewer = models.ForeignKey(
         django_settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="reviews"
     )
     decision = models.CharField(max_length=16, choices=Decision.choices)
-    corrected_ranking = models.JSONField(null=True, blank=True)
+    ranking = models.JSONField(
+        null=True, blank=True,
+        help_text="Tiers of response ids, best first: the decided ranking (not for exclude).",
+    )
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["item", "-id"], name="review_item_idx")]
 
     def __str__(self) -> str:
-        return f"{self.decision} of annotation {self.annotation_id}"
+        return f"{self.decision} of item {self.item_id}"
 
 
 class ImportJob(models.Model):
@@ -405,3 +430,7 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+
+
+# Quality results live beside their code; imported here so Django finds the model.
+from .quality.models import Consensus  # noqa: E402, F401

@@ -170,9 +170,31 @@ class RewardModelSettings(Section):
         return {**params, "seed": self.seed, "eval_fraction": self.eval_fraction}
 
 
+CONSENSUS_METHODS = ("majority", "bradley_terry", "dawid_skene")
+
+
 @dataclass(frozen=True)
 class QualitySettings(Section):
-    """Agreement and annotator-quality settings (filled in by the quality features)."""
+    """Agreement, consensus, annotator trust and review (README "Label quality")."""
+
+    consensus: str = setting("majority", choices=CONSENSUS_METHODS,
+                             doc="the consensus method training, export and review read")
+    flag_below_trust: float = setting(0.5, min=0.0, max=1.0,
+                                      doc="annotators whose trust is lower are flagged")
+    pause_below_trust: float | None = setting(
+        None, min=0.0, max=1.0, doc="pause annotators whose trust falls below this (None: never)")
+    min_labels: int = setting(20, min=1, max=100_000,
+                              doc="labels an annotator needs before trust is judged")
+    cohen_min_units: int = setting(20, min=1, max=1_000_000,
+                                   doc="shared pair units an annotator pair needs in the κ matrix")
+    review_below_agreement: float = setting(
+        0.6, min=0.0, max=1.0, doc="items whose human agreement is lower are queued for review")
+    review_below_confidence: float = setting(
+        0.6, min=0.0, max=1.0, doc="items whose consensus confidence is lower are queued")
+    bootstrap_samples: int = setting(500, min=0, max=10_000,
+                                     doc="resamples of items behind each confidence interval")
+    debounce_seconds: float = setting(30, min=0, max=3600,
+                                      doc="consensus is recomputed this long after new labels")
 
 
 @dataclass(frozen=True)

@@ -11,4 +11,5 @@ urlpatterns = [
     path("projects/<id:pk>/guidelines/", views.guidelines, name="guidelines"),
     path("", include("annotation.imports.ui_urls")),
     path("", include("annotation.assignment.ui_urls")),
+    path("", include("annotation.quality.ui_urls")),
 ]

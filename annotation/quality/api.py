@@ -1,0 +1,140 @@
+"""REST views of label quality: agreement, annotators, consensus, review. Thin: parse,
+call, shape. Reviewers and managers only; annotators get 403 on every one."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from rankwise.api import Pagination
+from rankwise.errors import NotFound
+
+from ..models import Item
+from ..permissions import Role, has_role, project_for
+from ..project_settings import project_settings
+from . import annotators, review_queue, selectors, services
+from . import serializers as s
+
+REVIEWERS = "Reviewers and managers of the project; annotators get 403."
+
+
+def _item_for(request, pk: int) -> Item:
+    item = Item.objects.select_related("project").filter(pk=pk).first()
+    if item is None or not has_role(user=request.user, project=item.project,
+                                    at_least=Role.ANNOTATOR):
+        raise NotFound("No such item.")
+    project_for(user=request.user, project_id=item.project_id, at_least=Role.REVIEWER)
+    return item
+
+
+def _query(serializer_class, request) -> dict:
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+class AgreementApi(APIView):
+    @extend_schema(parameters=[s.AgreementQuery], responses={200: OpenApiTypes.OBJECT},
+                   description="Inter-annotator agreement over response pairs, human labels "
+                   f"only, with bootstrap CIs, a weekly series and the Cohen κ matrix. {REVIEWERS}")
+    def get(self, request, pk):
+        project = project_for(user=request.user, project_id=pk, at_least=Role.REVIEWER)
+        return Response(selectors.agreement_report(project=project, **_query(s.AgreementQuery,
+                                                                             request)))
+
+
+class ProgressApi(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT},
+                   description=f"Items complete, labels per hour, review queue size. {REVIEWERS}")
+    def get(self, request, pk):
+        project = project_for(user=request.user, project_id=pk, at_least=Role.REVIEWER)
+        return Response(review_queue.progress(project=project))
+
+
+class AnnotatorsApi(APIView):
+    @extend_schema(parameters=[s.CsvQuery],
+                   responses={200: OpenApiResponse(
+                       OpenApiTypes.OBJECT, description="JSON, or text/csv with ?format=csv.")},
+                   description=f"Per-annotator quality signals and trust. {REVIEWERS}")
+    def get(self, request, pk):
+        project = project_for(user=request.user, project_id=pk, at_least=Role.REVIEWER)
+        wanted = _query(s.CsvQuery, request).get("format", "json")
+        table = annotators.annotator_table(project=project)
+        if wanted != "csv":
+            return Response(table)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(annotators.CSV_COLUMNS)
+        writer.writerows(annotators.csv_rows(table["results"]))
+        answer = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        answer["Content-Disposition"] = f'attachment; filename="annotators-{project.pk}.csv"'
+        return answer
+
+
+class ItemDetailApi(APIView):
+    @extend_schema(parameters=[s.ConsensusQuery], responses={200: s.ItemDetailSerializer},
+                   description=f"An item with every label, its reviews and consensus. {REVIEWERS}")
+    def get(self, request, pk):
+        item = _item_for(request, pk)
+        method = (_query(s.ConsensusQuery, request).get("consensus")
+                  or project_settings(item.project).quality.consensus)
+        consensus = services.current_consensus(item=item, method=method)
+        item = Item.objects.prefetch_related("responses", "reviews__reviewer").get(pk=item.pk)
+        item.status = _status(item)
+        item.overlap = item.project.overlap
+        return Response(s.ItemDetailSerializer(item, context={"consensus": consensus}).data)
+
+
+def _status(item: Item) -> str:
+    if item.annotations_done >= item.project.overlap:
+        return "done"
+    return "in_progress" if item.annotations_done or item.leases_live else "pending"
+
+
+class ReviewApi(APIView):
+    @extend_schema(request=s.ReviewRequest, responses={201: s.ReviewAnswer},
+                   description="A reviewer's decision: accept one label's ranking, enter a "
+                   "ranking, promote to gold with a ranking, or exclude one label. "
+                   f"{REVIEWERS}")
+    def post(self, request, pk):
+        item = _item_for(request, pk)
+        body = s.ReviewRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        review = services.review_item(actor=request.user, item=item, decision=data["decision"],
+                                      annotation_id=data.get("annotation"),
+                                      ranking=data.get("ranking"), note=data["note"])
+        method = project_settings(item.project).quality.consensus
+        consensus = services.current_consensus(item=item, method=method)
+        return Response({"review": s.ReviewSerializer(review).data,
+                         "consensus": s.ConsensusSerializer(consensus).data if consensus else None},
+                        status=status.HTTP_201_CREATED)
+
+
+class ReviewQueueApi(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT},
+                   description="Items needing review with the reasons, paginated. "
+                   f"{REVIEWERS}")
+    def get(self, request, pk):
+        project = project_for(user=request.user, project_id=pk, at_least=Role.REVIEWER)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(review_queue.review_queue(project=project), request,
+                                           view=self)
+        return paginator.get_paginated_response(page)
+
+
+class RecomputeApi(APIView):
+    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT},
+                   description="Recompute every consensus method and the trust auto-pause "
+                   "now, in the background. Managers.")
+    def post(self, request, pk):
+        project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)
+        services.recompute_now(project=project)
+        return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
