@@ -13,6 +13,10 @@ that item: how often one human annotator's pair vote matches the humans' consens
 human labels only (``n_annotations`` of them) and only where there are two or more.
 Imported labels train the model but are nobody's vote on how far people agree.
 An item whose consensus ties everything carries no preference and is skipped.
+
+The ranking then follows the project's consensus method (``quality.consensus``: majority,
+Bradley–Terry or Dawid–Skene, see :mod:`annotation.quality.compute`), and a reviewer's
+accept / rank decision replaces it; labels a reviewer excluded are left out entirely.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from annotation.models import Annotation, Item, Project, Response
+from annotation.project_settings import project_settings
+from annotation.quality.compute import compute, decisive_reviews
 from annotation.quality.consensus import majority_ranking, tiers_of_positions
 
 from . import loader
@@ -70,9 +76,34 @@ class TrainingData:
 
 
 def training_annotations(*, project: Project) -> QuerySet[Annotation]:
+    """Labels a model learns from: human and imported, not on gold items, not excluded by a
+    reviewer."""
     return Annotation.objects.filter(
-        project=project, source__in=TRAINING_SOURCES, item__is_gold=False
+        project=project, source__in=TRAINING_SOURCES, item__is_gold=False, excluded=False
     )
+
+
+def _with_consensus(*, project: Project, comparisons: list[ItemComparison]) -> tuple[list, dict]:
+    """Each item's ranking by the project's consensus method, reviewers' decisions first
+    (``annotation.quality.compute``); majority alone is what ``_consensus`` already did."""
+    method = project_settings(project).quality.consensus
+    ids = [c.item_id for c in comparisons]
+    reviewed = decisive_reviews(project=project, item_ids=ids)
+    used = {"consensus": method, "reviewed_items": len(reviewed)}
+    if method == "majority" and not reviewed:
+        return comparisons, used
+    results = compute(project=project, method=method, item_ids=ids)
+    kept = []
+    for comparison in comparisons:
+        result = results.get(comparison.item_id)
+        if result is not None:
+            position_of = {rid: p for p, rid in enumerate(comparison.response_ids)}
+            tiers = tiers_of_positions(result.ranking, position_of)
+            if tiers is not None:
+                comparison.ranking = tiers
+        if len(comparison.ranking) >= 2:
+            kept.append(comparison)
+    return kept, used
 
 
 def _consensus(*, item_rows: dict[int, tuple[str, list | None]],
@@ -145,6 +176,7 @@ def comparisons_for(*, project: Project, item_ids: Iterable[int] | None = None) 
         used.append((pk, created_at))
     if labels:
         comparisons.extend(_flush(labels))
+    comparisons, consensus = _with_consensus(project=project, comparisons=comparisons)
     used.sort()
     digest = hashlib.sha256()
     for pk, created_at in used:
@@ -154,6 +186,7 @@ def comparisons_for(*, project: Project, item_ids: Iterable[int] | None = None) 
         "n_annotations": len(used),
         "n_comparisons": len(comparisons),
         "n_items": len({c.item_id for c in comparisons}),
+        **consensus,
     }
     return TrainingData(comparisons=comparisons, fingerprint=fingerprint,
                         data_until=max((c for _, c in used), default=None))

@@ -131,10 +131,12 @@ def _refuse_non_member(*, project_id: int, user) -> None:
 def _check_may_annotate(membership: Membership) -> None:
     project = membership.project
     if membership.status == Membership.Status.PAUSED:
+        reason = f" Reason: {membership.paused_reason}" if membership.paused_reason else ""
         raise Refused(
             "Your membership in this project is paused: you get no new tasks until a "
-            "manager resumes it.",
+            f"manager resumes it.{reason}",
             code="membership_paused",
+            reason=membership.paused_reason,
         )
     version = membership.guideline_version
     if version is not None and not membership.guideline_acknowledged:

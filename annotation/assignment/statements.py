@@ -148,7 +148,7 @@ def _count(sql: str, params: dict) -> int:
 # --- next -----------------------------------------------------------------------------
 
 ANNOTATOR = f"""
-SELECT m.id, m.role, m.status, m.qualified_at,
+SELECT m.id, m.role, m.status, m.qualified_at, m.paused_reason,
        p.name, p.responses_per_item, p.overlap, p.gold_rate, p.lease_seconds, p.settings,
        p.queue_overlap, g.version,
        CASE WHEN g.id IS NULL THEN 0
@@ -179,13 +179,14 @@ def annotator(*, project_id: int, user_id: int, now: datetime) -> Membership | N
                                         "now": _when(now)})
     if row is None:
         return None
-    (membership_id, role, status, qualified_at, name, k, overlap, gold_rate, lease_seconds,
+    (membership_id, role, status, qualified_at, paused_reason, name, k, overlap, gold_rate, lease_seconds,
      settings, queue_overlap, version, acknowledged, leases_to_settle) = row
     project = Project(id=project_id, name=name, responses_per_item=k, overlap=overlap,
                       gold_rate=gold_rate, lease_seconds=lease_seconds,
                       settings=_json(settings) or {}, queue_overlap=queue_overlap)
     membership = Membership(id=membership_id, project=project, user_id=user_id, role=role,
-                            status=status, qualified_at=_aware(qualified_at))
+                            status=status, qualified_at=_aware(qualified_at),
+                            paused_reason=paused_reason or "")
     membership.guideline_version = version
     membership.guideline_acknowledged = bool(acknowledged)
     membership.leases_to_settle = bool(leases_to_settle)

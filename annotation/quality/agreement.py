@@ -33,8 +33,9 @@ def _as_matrix(data) -> np.ndarray:
 def _unit_value_counts(data: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
     """units × distinct-values count matrix (sparse), the sorted distinct values, and the
     number of labels per unit."""
-    units, _ = np.nonzero(~np.isnan(data))
-    values, inverse = np.unique(data[~np.isnan(data)], return_inverse=True)
+    present = ~np.isnan(data)
+    units = np.repeat(np.arange(data.shape[0]), present.sum(axis=1))
+    values, inverse = np.unique(data[present], return_inverse=True)
     counts = sparse.csr_matrix(
         (np.ones(units.size), (units, inverse.ravel())), shape=(data.shape[0], values.size)
     )

@@ -6,10 +6,10 @@ from __future__ import annotations
 import csv
 import io
 
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -58,23 +58,36 @@ class ProgressApi(APIView):
         return Response(review_queue.progress(project=project))
 
 
+class AnnotatorsCsvRenderer(BaseRenderer):
+    """``?format=csv``: the annotator table's rows as CSV, one column per signal."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if not isinstance(data, dict) or "results" not in data:
+            return JSONRenderer().render(data)  # an error body stays JSON
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(annotators.CSV_COLUMNS)
+        writer.writerows(annotators.csv_rows(data["results"]))
+        return out.getvalue().encode()
+
+
 class AnnotatorsApi(APIView):
-    @extend_schema(parameters=[s.CsvQuery],
+    renderer_classes = [JSONRenderer, AnnotatorsCsvRenderer]
+
+    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["json", "csv"],
+                                                description="csv: a CSV download")],
                    responses={200: OpenApiResponse(
                        OpenApiTypes.OBJECT, description="JSON, or text/csv with ?format=csv.")},
                    description=f"Per-annotator quality signals and trust. {REVIEWERS}")
     def get(self, request, pk):
         project = project_for(user=request.user, project_id=pk, at_least=Role.REVIEWER)
-        wanted = _query(s.CsvQuery, request).get("format", "json")
-        table = annotators.annotator_table(project=project)
-        if wanted != "csv":
-            return Response(table)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(annotators.CSV_COLUMNS)
-        writer.writerows(annotators.csv_rows(table["results"]))
-        answer = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-        answer["Content-Disposition"] = f'attachment; filename="annotators-{project.pk}.csv"'
+        answer = Response(annotators.annotator_table(project=project))
+        if request.accepted_renderer.format == "csv":
+            answer["Content-Disposition"] = f'attachment; filename="annotators-{project.pk}.csv"'
         return answer
 
 

@@ -28,10 +28,6 @@ class ConsensusQuery(serializers.Serializer):
         help_text="The consensus method; the project's `quality.consensus` by default.")
 
 
-class CsvQuery(serializers.Serializer):
-    format = serializers.ChoiceField(choices=["json", "csv"], required=False)
-
-
 class ConsensusSerializer(serializers.ModelSerializer):
     ranking = documented(serializers.JSONField, RANKING)()
 

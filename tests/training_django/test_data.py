@@ -117,3 +117,35 @@ def test_imported_labels_train_but_are_no_annotator_in_the_human_ceiling(roles, 
     assert c.agreement == 1.0 and c.weight == pytest.approx(2 / 3)
     assert c.responses[c.ranking[0][0]] == helpful(TOPICS[1])
     assert data.human_ceiling() == 1.0
+
+
+def test_reviewer_decisions_and_exclusions_and_the_consensus_method_reach_training(
+        roles, make_user):
+    from annotation.models import Review
+    from annotation.quality import services as quality
+
+    project, _ = roles
+    people = [make_user(f"r{n}") for n in range(3)]
+    first, second = add_pairs(project, TOPICS[:2], annotators=people[:2])
+    good = Response.objects.get(item=first, text=helpful(TOPICS[0])).pk
+    bad = Response.objects.get(item=first, text=curt(TOPICS[0])).pk
+    reviewer = make_user("reviewer")
+    # A reviewer's own ranking replaces the annotators' majority.
+    quality.review_item(actor=reviewer, item=first, decision=Review.Decision.RANK,
+                        ranking=[[bad], [good]])
+    data = comparisons_for(project=project)
+    by_item = {c.item_id: c for c in data.comparisons}
+    assert by_item[first.pk].responses[by_item[first.pk].ranking[0][0]] == curt(TOPICS[0])
+    assert data.fingerprint["reviewed_items"] == 1
+    # Excluded labels are not read at all.
+    for label in Annotation.objects.filter(item=second):
+        quality.review_item(actor=reviewer, item=second, decision=Review.Decision.EXCLUDE,
+                            annotation_id=label.pk)
+    data = comparisons_for(project=project)
+    assert second.pk not in {c.item_id for c in data.comparisons}
+    # Another consensus method is used when the project says so.
+    project.settings = {"quality": {"consensus": "bradley_terry"}}
+    project.save()
+    data = comparisons_for(project=project)
+    assert data.fingerprint["consensus"] == "bradley_terry"
+    assert [c.item_id for c in data.comparisons] == [first.pk]
