@@ -46,6 +46,9 @@ ImportResult = inline_serializer("ItemImportResult", {
     "imported_labels": serializers.IntegerField(
         help_text="Annotations stored with source import (chosen ≻ rejected)."),
     "gold": serializers.IntegerField(help_text="Items stored as gold."),
+    "empty_responses": serializers.IntegerField(
+        help_text="Stored responses with no visible text (the empty string or whitespace "
+                  "only): a model that answered nothing; imported as they are."),
 })
 
 ImportJob = inline_serializer("ItemImportJob", {

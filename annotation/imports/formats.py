@@ -14,9 +14,9 @@ Formats:
     "model"?, "id"?}...], "meta"?: {...}, "gold"?: {"ranking": [[i...], ...]}}``. Exactly one
     of ``prompt`` and ``messages``; roles are ``system``, ``user`` or ``assistant`` in any
     letter case (stored in lower case, as chat templates expect); as many responses as the
-    project's K, each a non-blank text, no two alike; a gold ranking uses every position
-    exactly once. Unknown keys are errors (a typo such as ``respones`` must not pass
-    silently): extra data belongs under ``meta``.
+    project's K, each a text (the empty string included), no two alike; a gold ranking uses
+    every position exactly once. Unknown keys are errors (a typo such as ``respones`` must
+    not pass silently): extra data belongs under ``meta``.
 
 ``hh-rlhf``
     ``{"chosen": transcript, "rejected": transcript}`` as Anthropic's HH-RLHF files write
@@ -38,6 +38,14 @@ Formats:
 
 ``hh-rlhf`` and ``trl`` lines carry a preference: chosen ≻ rejected, or a tie when both
 responses are the same text (a choice between identical texts says nothing).
+
+Empty responses are data: a model that answered nothing produced an output that annotators
+rank (usually last) and a reward model must learn to score low. In every format a response
+may be the empty string, and a whitespace-only response is kept exactly as written (in
+hh-rlhf the whitespace after the final Assistant marker is the separator, so such a response
+is empty, its whitespace kept in ``meta`` for the round trip). A response that is not a
+string, or is missing, is still an error. :func:`is_blank` says which responses have no
+visible text; the import counts them.
 """
 
 from __future__ import annotations
@@ -76,12 +84,22 @@ class ItemRecord:
     preference: list[list[int]] | None = None  # tiers of positions, best first
 
     @property
+    def empty_responses(self) -> int:
+        """How many responses have no visible text (see :func:`is_blank`)."""
+        return sum(1 for response in self.responses if is_blank(response.text))
+
+    @property
     def content_hash(self) -> str:
         return content_hash(
             prompt=self.prompt,
             messages=self.messages,
             responses=[response.text for response in self.responses],
         )
+
+
+def is_blank(text: str) -> bool:
+    """True for a response with no visible text: the empty string or whitespace only."""
+    return not text.strip()
 
 
 # Built once: json.dumps with options builds a new encoder on every call, a third of the cost.
@@ -251,8 +269,6 @@ def parse_native(obj: Any, *, k: int) -> ItemRecord:
         else:
             raise LineError(f"{here} must be a string or an object with text, "
                             f"not {_type_name(value)}.")
-        if not response.text.strip():
-            raise LineError(f"{here} is empty.")
         if response.text in first_of:
             raise LineError(f"{here} has the same text as responses[{first_of[response.text]}].")
         first_of[response.text] = index

@@ -1,6 +1,7 @@
 """Importing items: read and check every line first, then write all of them in one transaction.
 
 All-or-nothing: one bad line and nothing is written, and the answer lists every bad line.
+An empty response is not a bad line: it is stored as it is and counted in the result.
 Duplicates (the same prompt and the same response texts, in any order) are counted, not
 stored: within the file the first occurrence wins; an item already in the project is kept
 as it is.
@@ -181,7 +182,9 @@ def import_items(*, actor, project: Project, source: BinaryIO, format: str,
                  on_progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Import a JSON Lines stream into the project: all lines or none.
 
-    Returns ``{"created", "duplicates", "imported_labels", "gold"}``.
+    Returns ``{"created", "duplicates", "imported_labels", "gold", "empty_responses"}``;
+    ``empty_responses`` counts the stored responses with no visible text (the empty string
+    or whitespace only), which are imported as they are.
     """
     format, labels = resolve_options(project=project, format=format, labels=labels)
     parsed = parse_source(source=source, format=format, k=project.responses_per_item,
@@ -211,6 +214,7 @@ def write_items(*, actor, project: Project, parsed: ParsedImport, format: str,
                 "duplicates": parsed.duplicates + len(parsed.records) - len(fresh),
                 "imported_labels": n_labels,
                 "gold": n_gold,
+                "empty_responses": sum(record.empty_responses for _, record in fresh),
             }
             audit(actor=actor, action="items.import", project=project, target=project,
                   format=format, labels=labels, lines=parsed.lines, **result)

@@ -66,8 +66,6 @@ class AnnotatorsCsvRenderer(BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        if not isinstance(data, dict) or "results" not in data:
-            return JSONRenderer().render(data)  # an error body stays JSON
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(annotators.CSV_COLUMNS)
@@ -77,6 +75,17 @@ class AnnotatorsCsvRenderer(BaseRenderer):
 
 class AnnotatorsApi(APIView):
     renderer_classes = [JSONRenderer, AnnotatorsCsvRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        if request.method != "GET":  # OPTIONS and the like describe the view in JSON
+            return JSONRenderer(), JSONRenderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+    def handle_exception(self, exc):
+        # An error is the documented JSON body, whatever format was asked for.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
 
     @extend_schema(parameters=[OpenApiParameter("format", str, enum=["json", "csv"],
                                                 description="csv: a CSV download")],
@@ -144,10 +153,11 @@ class ReviewQueueApi(APIView):
 
 
 class RecomputeApi(APIView):
-    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT},
+    @extend_schema(request=s.RecomputeRequest, responses={202: OpenApiTypes.OBJECT},
                    description="Recompute every consensus method and the trust auto-pause "
                    "now, in the background. Managers.")
     def post(self, request, pk):
         project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)
+        s.RecomputeRequest(data=request.data).is_valid(raise_exception=True)
         services.recompute_now(project=project)
         return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)

@@ -28,6 +28,10 @@ class ConsensusQuery(serializers.Serializer):
         help_text="The consensus method; the project's `quality.consensus` by default.")
 
 
+class RecomputeRequest(serializers.Serializer):
+    """No fields: a JSON object, ``{}``."""
+
+
 class ConsensusSerializer(serializers.ModelSerializer):
     ranking = documented(serializers.JSONField, RANKING)()
 
@@ -38,7 +42,8 @@ class ConsensusSerializer(serializers.ModelSerializer):
 
 
 class LabelSerializer(serializers.ModelSerializer):
-    username = serializers.CharField(source="annotator.username", read_only=True, default=None)
+    username = serializers.CharField(source="annotator.username", read_only=True, default=None,
+                                 allow_null=True)
     ranking = documented(serializers.JSONField, RANKING)()
 
     class Meta:
@@ -48,7 +53,8 @@ class LabelSerializer(serializers.ModelSerializer):
 
 
 class ReviewSerializer(serializers.ModelSerializer):
-    reviewer = serializers.CharField(source="reviewer.username", read_only=True, default=None)
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True, default=None,
+                                 allow_null=True)
     ranking = documented(serializers.JSONField, RANKING)(allow_null=True)
 
     class Meta:
@@ -99,7 +105,8 @@ class MemberUpdateRequest(serializers.Serializer):
 
 class MemberDetailSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
-    paused_by = serializers.CharField(source="paused_by.username", read_only=True, default=None)
+    paused_by = serializers.CharField(source="paused_by.username", read_only=True, default=None,
+                                 allow_null=True)
 
     class Meta:
         model = Membership

@@ -176,7 +176,7 @@ def test_filters_guideline_version_and_since_and_kendall_w(crowd, client_for):
     sent = _label_everything(client_for, project, users, choose)
     got = admin.get(f"/api/v1/projects/{project.pk}/agreement/").json()
     by_item = {}
-    for who, item, ranking in sent:
+    for _, item, ranking in sent:
         by_item.setdefault(item, []).append(ranking)
     expected = []
     for item, rankings in by_item.items():

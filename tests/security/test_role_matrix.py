@@ -56,6 +56,9 @@ class Rule:
     body: Any = None  # a dict, or a function of the seeded side the URL points at
     kind: str = "json"  # json | ndjson | form | upload
     by_role: dict = field(default_factory=dict)  # statuses that differ by caller (PUBLIC)
+    # A page that tells a member whose role is too low 403 (their project is no secret to
+    # them) instead of the 404 pages give by default.
+    page_refusal: int = 404
 
 
 TABLE: dict[tuple[str, str], Rule] = {
@@ -95,6 +98,17 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("api/v1/projects/<id:pk>/reward-models/score/", "post"): Rule(
         ANNOTATOR, 409, {"prompt": "Hi", "responses": ["a", "b"]}),
     ("api/v1/training-runs/<id:pk>/", "get"): Rule(REVIEWER, 200),
+    ("api/v1/projects/<id:pk>/agreement/", "get"): Rule(REVIEWER, 200),
+    ("api/v1/projects/<id:pk>/annotators/", "get"): Rule(REVIEWER, 200),
+    ("api/v1/projects/<id:pk>/progress/", "get"): Rule(REVIEWER, 200),
+    ("api/v1/projects/<id:pk>/review-queue/", "get"): Rule(REVIEWER, 200),
+    ("api/v1/projects/<id:pk>/consensus/", "post"): Rule(MANAGER, 202, {}),
+    ("api/v1/projects/<id:pk>/members/<id:member_id>/", "patch"): Rule(
+        MANAGER, 200, {"status": "paused", "reason": "checking their labels"}),
+    ("api/v1/items/<id:pk>/", "get"): Rule(REVIEWER, 200),
+    ("api/v1/items/<id:pk>/review/", "post"): Rule(
+        REVIEWER, 201, lambda side: {"decision": "rank", "ranking": [
+            list(side.gold.responses.values_list("pk", flat=True))], "note": "all equal"}),
     # --- pages -------------------------------------------------------------------------------
     ("healthz", "get"): Rule(PUBLIC, 200),
     ("", "get"): Rule(SIGNED_IN, 200),
@@ -110,6 +124,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("projects/<id:pk>/import/", "post"): Rule(MANAGER, 200, IMPORT_LINE, kind="upload"),
     ("projects/<id:pk>/annotate/", "get"): Rule(ANNOTATOR, 200),
     ("projects/<id:pk>/models/", "get"): Rule(REVIEWER, 200),
+    ("projects/<id:pk>/dashboard/", "get"): Rule(REVIEWER, 200, page_refusal=403),
+    ("projects/<id:pk>/review/", "get"): Rule(REVIEWER, 200, page_refusal=403),
     ("projects/<id:pk>/models/train/", "post"): Rule(MANAGER, 302, {"mode": "head"}, kind="form"),
     ("admin/login/", "get"): Rule(PUBLIC, 200, by_role={"staff": 302}),
 }
@@ -153,7 +169,7 @@ def expected(rule: Rule, role: str, target: str | None, *, api: bool) -> int:
         return 403 if role == "staff" else rule.ok
     if RANK[role_there] < RANK[rule.who]:
         # Pages don't say that a project exists to someone who may not open them.
-        return 403 if api else 404
+        return 403 if api else rule.page_refusal
     return rule.ok
 
 
@@ -185,6 +201,8 @@ def params(route: str, world, side_name: str) -> dict:
         return {"pk": held.pk}
     if route.startswith("api/v1/training-runs/"):
         return {"pk": side.run.pk}
+    if route.startswith("api/v1/items/"):
+        return {"pk": side.gold.pk}
     return {"pk": side.project.pk, "member_id": side.peer_membership.pk, "job": side.job.pk}
 
 
@@ -291,7 +309,7 @@ def test_every_route_has_an_entry():
 def test_the_matrix_is_wide():
     one = SimpleNamespace(pk=1)
     side = SimpleNamespace(project=one, leased=one, submitted=one, peer_assignment=one,
-                           peer_membership=one, job=one, run=one)
+                           peer_membership=one, job=one, run=one, gold=one)
     world = SimpleNamespace(a=side, b=side, users={"peer": one}, side=lambda name: side)
     calls = sum(len(variants(route, method, world)) for route, method in TABLE)
     admin = [route for route, _ in routes("admin/") if covered(route)]

@@ -57,10 +57,11 @@ class Command(BaseCommand):
             raise CommandError(error_text(exc)) from None
         bar.close()
         self.stdout.write(json.dumps(result))
+        empty = result["empty_responses"]
         self.stdout.write(self.style.SUCCESS(
             f"Imported {result['created']} items into {target.name!r} (id {target.pk}): "
             f"{result['duplicates']} duplicates skipped, {result['imported_labels']} imported "
-            f"labels, {result['gold']} gold."
+            f"labels, {result['gold']} gold, {empty} empty response{'' if empty == 1 else 's'}."
         ))
 
     def _project(self, ref: str) -> Project:

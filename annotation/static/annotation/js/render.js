@@ -11,16 +11,49 @@ export function renderConversation(container, item) {
   )));
 }
 
+/* The characters Python's str.isspace() accepts, so that the page calls blank exactly the
+ * responses the import counted as empty (JavaScript's \s differs: it has U+FEFF, lacks
+ * U+001C..U+001F and U+0085). */
+const BLANK = /^[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/;
+
+/* A response with no visible text (a model that answered nothing) still needs a card that
+ * can be seen and ranked. null for a response with text; otherwise what stands in for it:
+ * `label` is shown (styled apart from response text, so a response that literally says
+ * "(empty response)" is not mistaken for one), `description` is what a screen reader hears.
+ * The response itself is never changed: a ranking names response ids, not texts. */
+export function blankResponse(text, num) {
+  const value = text == null ? "" : String(text);
+  if (!BLANK.test(value)) return null;
+  if (!value) {
+    return { kind: "empty", label: "(empty response)",
+      description: `Response ${num} is empty: the model gave no text.` };
+  }
+  const n = [...value].length;
+  const chars = `${n} character${n === 1 ? "" : "s"}`;
+  return { kind: "whitespace", label: `(whitespace only: ${chars})`,
+    description: `Response ${num} is only whitespace (${chars}): the model gave no visible text.` };
+}
+
+function responseBody(r, blank) {
+  if (!blank) return make("div", { class: "response-body" }, renderText(r.text));
+  return make("div", { class: "response-body is-blank", dataset: { blank: blank.kind } },
+    make("p", { class: "blank-note", "aria-hidden": "true" }, blank.label),
+    make("p", { class: "visually-hidden", id: `response-blank-${r.num}` }, blank.description));
+}
+
 export function responseCard(r) {
+  const blank = blankResponse(r.text, r.num);
   return make("article", {
-    class: "response-card", role: "listitem", "aria-labelledby": `response-title-${r.num}`,
+    class: blank ? "response-card is-blank" : "response-card", role: "listitem",
+    "aria-labelledby": `response-title-${r.num}`,
+    "aria-describedby": blank ? `response-blank-${r.num}` : null,
     dataset: { responseId: String(r.id), num: String(r.num) },
   },
   make("header", { class: "response-head", dataset: { drag: String(r.id) }, title: "Drag into the ranking" },
     make("span", { class: "grip", "aria-hidden": "true" }, "⠿"),
     make("h3", { id: `response-title-${r.num}` }, "Response ", make("kbd", null, String(r.num))),
     make("span", { class: "rank-badge", hidden: true })),
-  make("div", { class: "response-body" }, renderText(r.text)),
+  responseBody(r, blank),
   make("footer", { class: "response-actions" },
     make("button", { type: "button", class: "small", dataset: { action: "next", id: String(r.id) } }, "Rank next"),
     make("button", { type: "button", class: "small", dataset: { action: "tie", id: String(r.id) } }, "Tie"),
