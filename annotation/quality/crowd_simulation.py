@@ -20,17 +20,24 @@ ask for tasks in turn (a shuffled round each time); a task is the first open non
 not had, and with probability ``gold_rate`` it is replaced by the oldest gold item that
 annotator has not had, so gold items are labelled by many. Each label gets a fresh random
 display order. Careful annotators also skip a few tasks (``SKIP_RATE``).
+
+The same crowd can also annotate a running platform through its REST API
+(``annotate_over_api``: the platform's own engine then chooses the tasks, gold included),
+with the items imported from ``native_lines``; ``qc_precision_recall`` and
+``score_consensus`` score what QC and consensus made of it against the truth.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from typing import Any
 
 import numpy as np
 
+from annotation.quality.consensus import pair_votes
 from annotation.quality.signals import LabelRecord
 
 TYPES = ("careful", "random", "first_shown", "too_fast")
@@ -78,9 +85,12 @@ def _tiers_from_scores(scores: np.ndarray, tie_gap: float) -> list[list[int]]:
     return [sorted(t) for t in tiers]
 
 
-def _label(
-    kind: str, item: SimulatedItem, display: np.ndarray, rng: np.random.Generator
+def simulated_label(
+    kind: str, item: SimulatedItem, display: Sequence[int], rng: np.random.Generator
 ) -> tuple[list[list[int]], float]:
+    """One label by an annotator of type ``kind`` of ``item`` shown in ``display`` order
+    (positions, first shown first): its tiers of positions, best first, and the seconds it
+    took (the module docstring gives each type's model)."""
     if kind in NOISE:
         perceived = np.asarray(item.utilities) + rng.normal(0.0, NOISE[kind], item.k)
         tiers = _tiers_from_scores(perceived, TIE_GAP)
@@ -96,6 +106,33 @@ def _label(
         median, sigma = PACE[kind]
         seconds = float(median * np.exp(rng.normal(0.0, sigma)))
     return tiers, seconds
+
+
+def _draw_items(
+    rng: np.random.Generator, n_items: int, gold_rate: float, k: int | Sequence[int]
+) -> list[SimulatedItem]:
+    ks = np.full(n_items, k) if np.isscalar(k) else rng.choice(np.asarray(k), n_items)
+    n_gold = round(gold_rate * n_items)
+    gold_ids = set(rng.choice(n_items, size=n_gold, replace=False).tolist())
+    items = []
+    for item in range(n_items):
+        utilities = rng.normal(0.0, 1.0, int(ks[item]))
+        items.append(
+            SimulatedItem(
+                item,
+                tuple(float(u) for u in utilities),
+                _tiers_from_scores(utilities, 0.0),
+                item in gold_ids,
+            )
+        )
+    return items
+
+
+def simulate_items(
+    n_items: int = 600, gold_rate: float = 0.1, k: int | Sequence[int] = 4, seed: int = 0
+) -> list[SimulatedItem]:
+    """The items ``simulate_crowd`` with the same arguments and seed draws, without labels."""
+    return _draw_items(np.random.default_rng(seed), n_items, gold_rate, k)
 
 
 def simulate_crowd(
@@ -114,20 +151,7 @@ def simulate_crowd(
     if annotators is None:
         annotators = {"careful": 12, "random": 3, "first_shown": 3, "too_fast": 2}
     rng = np.random.default_rng(seed)
-    ks = np.full(n_items, k) if np.isscalar(k) else rng.choice(np.asarray(k), n_items)
-    n_gold = round(gold_rate * n_items)
-    gold_ids = set(rng.choice(n_items, size=n_gold, replace=False).tolist())
-    items = []
-    for item in range(n_items):
-        utilities = rng.normal(0.0, 1.0, int(ks[item]))
-        items.append(
-            SimulatedItem(
-                item,
-                tuple(float(u) for u in utilities),
-                _tiers_from_scores(utilities, 0.0),
-                item in gold_ids,
-            )
-        )
+    items = _draw_items(rng, n_items, gold_rate, k)
     gold = {it.item: it.truth for it in items if it.gold}
 
     types = {f"{kind}-{n}": kind for kind, count in annotators.items() for n in range(count)}
@@ -156,7 +180,7 @@ def simulate_crowd(
                 continue
             item = items[chosen]
             display = rng.permutation(item.k)
-            tiers, seconds = _label(kind, item, display, rng)
+            tiers, seconds = simulated_label(kind, item, display, rng)
             labels.append(
                 LabelRecord(
                     who, chosen, tiers, [int(p) for p in display], seconds, gold.get(chosen)
@@ -186,3 +210,168 @@ def ranking_of_response_ids(
     the stored order, so position p is ``response_ids[p]``), as the REST API takes them.
     The same mapping turns a display order into the ids in the order shown."""
     return [[response_ids[p] for p in tier] for tier in tiers]
+
+
+# --- The same crowd through the REST API ------------------------------------------------
+#
+# Items travel as native import lines whose texts name the simulated item and each
+# response's position, so a task read back from ``next`` says which simulated item it is
+# and in which order its responses were shown. ``call(method, path, body)`` is one
+# annotator's client (the Django test client, or HTTP to a server) answering
+# ``(status, decoded JSON or None)``.
+
+Call = Callable[[str, str, Mapping[str, Any] | None], tuple[int, Any]]
+
+
+def native_lines(items: Sequence[SimulatedItem]) -> list[dict]:
+    """Native import lines of ``items``, with ``gold`` on the gold ones (README "Items")."""
+    lines = []
+    for it in items:
+        line: dict = {
+            "prompt": f"item {it.item}",
+            "responses": [f"item {it.item}, response {p}" for p in range(it.k)],
+        }
+        if it.gold:
+            line["gold"] = {"ranking": it.truth}
+        lines.append(line)
+    return lines
+
+
+def _simulated_item(prompt: str) -> int:
+    return int(prompt.removeprefix("item "))
+
+
+def _position(text: str) -> int:
+    return int(text.rsplit(" ", 1)[1])
+
+
+@dataclass(frozen=True)
+class ApiCrowd:
+    """What a crowd did through the API. ``labels`` name the annotator by the caller's key
+    and the item by its simulated index; ``served`` maps a platform item id to its simulated
+    index and its response ids by position."""
+
+    labels: list[LabelRecord]
+    skips: dict[str, int]
+    served: dict[int, tuple[int, list[int]]]
+
+
+def annotate_over_api(
+    *,
+    calls: Mapping[str, Call],
+    project_id: int,
+    items: Sequence[SimulatedItem],
+    annotator_types: Mapping[str, str],
+    labels_per_annotator: int = 50,
+    skip_rate: float = SKIP_RATE,
+    seed: int = 0,
+) -> ApiCrowd:
+    """Annotators ask ``next`` in a shuffled round each time and submit the label their type
+    gives for the responses in the order shown, with ``duration_ms`` from its seconds,
+    until each has ``labels_per_annotator`` labels or hears "nothing left" (204). Careful
+    annotators skip a share ``skip_rate`` of their tasks, as in ``simulate_crowd``; which
+    item comes next (gold included) is the platform's choice."""
+    rng = np.random.default_rng(seed)
+    given = dict.fromkeys(calls, 0)
+    skips = dict.fromkeys(calls, 0)
+    labels: list[LabelRecord] = []
+    served: dict[int, tuple[int, list[int]]] = {}
+    active = list(calls)
+    while active:
+        for who in [active[i] for i in rng.permutation(len(active))]:
+            call, kind = calls[who], annotator_types[who]
+            status, task = (
+                call("GET", f"/api/v1/projects/{project_id}/next/", None)
+                if given[who] < labels_per_annotator
+                else (204, None)
+            )
+            if status == 204:
+                active.remove(who)
+                continue
+            if status != 200:
+                raise RuntimeError(f"next for {who}: HTTP {status} {task}")
+            shown = task["item"]["responses"]
+            item = items[_simulated_item(task["item"]["prompt"])]
+            ids = [0] * item.k
+            for response in shown:
+                ids[_position(response["text"])] = response["id"]
+            served[task["item"]["id"]] = (item.item, ids)
+            display = [_position(response["text"]) for response in shown]
+            assignment = task["assignment"]
+            if kind == "careful" and rng.random() < skip_rate:
+                status, body = call(
+                    "POST", f"/api/v1/assignments/{assignment}/skip/", {"reason": "unsure"}
+                )
+                if status >= 300:
+                    raise RuntimeError(f"skip by {who}: HTTP {status} {body}")
+                skips[who] += 1
+                continue
+            tiers, seconds = simulated_label(kind, item, display, rng)
+            status, body = call(
+                "POST",
+                f"/api/v1/assignments/{assignment}/submit/",
+                {
+                    "ranking": ranking_of_response_ids(tiers, ids),
+                    "duration_ms": round(seconds * 1000),
+                },
+            )
+            if status != 201:
+                raise RuntimeError(f"submit by {who}: HTTP {status} {body}")
+            labels.append(
+                LabelRecord(
+                    who, item.item, tiers, display, seconds, item.truth if item.gold else None
+                )
+            )
+            given[who] += 1
+    return ApiCrowd(labels, skips, served)
+
+
+def qc_precision_recall(
+    flagged: Collection[Hashable], bad: Collection[Hashable]
+) -> tuple[float, float]:
+    """Precision and recall of the flagged annotators against the bad ones (precision is 0
+    when nobody is flagged)."""
+    caught = len(set(flagged) & set(bad))
+    return (caught / len(flagged) if flagged else 0.0), caught / len(bad)
+
+
+@dataclass(frozen=True)
+class ConsensusScore:
+    """Of ``items`` consensus rankings: ``pair_accuracy``, the share of all their response
+    pairs ordered as the truth orders them (a tie counts as wrong, the truth has none);
+    ``exact``, the share of rankings equal to the truth, tier by tier. ``pairs_right``
+    holds each item's count of pairs right, in the order of the items scored."""
+
+    items: int
+    pair_accuracy: float
+    exact: float
+    pairs_right: tuple[int, ...]
+
+
+def score_consensus(
+    rankings: Mapping[int, Sequence[Sequence[Hashable]]],
+    crowd: ApiCrowd,
+    items: Sequence[SimulatedItem],
+    *,
+    min_labels: int = 2,
+) -> ConsensusScore:
+    """Score ``rankings`` (platform item id → consensus tiers of response ids) against the
+    truth over the non-gold items with at least ``min_labels`` of ``crowd``'s labels, in
+    platform item id order; an item without a consensus ranking is an error."""
+    counts: dict[int, int] = {}
+    for record in crowd.labels:
+        counts[record.item] = counts.get(record.item, 0) + 1
+    right, exact, pairs = [], 0, 0
+    for item_id, (index, ids) in sorted(crowd.served.items()):
+        item = items[index]
+        if item.gold or counts.get(index, 0) < min_labels:
+            continue
+        position_of = {rid: p for p, rid in enumerate(ids)}
+        tiers = [sorted(position_of[rid] for rid in tier) for tier in rankings[item_id]]
+        mine, truth = pair_votes(tiers, item.k), pair_votes(item.truth, item.k)
+        right.append(sum(mine[p] == truth[p] for p in truth))
+        pairs += len(truth)
+        exact += tiers == item.truth
+    if not right:
+        raise ValueError(f"no non-gold item has {min_labels} labels or more")
+    return ConsensusScore(len(right), sum(right) / pairs, exact / len(right), tuple(right))

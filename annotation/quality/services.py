@@ -16,8 +16,6 @@ from . import compute
 from .models import Consensus
 from .schedule import RECOMPUTE_TASK, labels_changed
 
-
-
 # --- consensus ------------------------------------------------------------------------
 
 def store_consensus(*, project: Project, methods=compute.METHODS, item_ids=None) -> int:

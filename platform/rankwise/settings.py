@@ -213,6 +213,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
+    # One named enum per choice set that several serializers share.
+    "ENUM_NAME_OVERRIDES": {
+        "MembershipRoleEnum": "annotation.models.Membership.Role",
+        "MembershipStatusEnum": "annotation.models.Membership.Status",
+    },
 }
 
 # --- Imports --------------------------------------------------------------------------
