@@ -20,7 +20,14 @@ latency on a 100,000-item project) is one more function in that tuple.
   smoothing (posteriors asserted equal to 1e-6): ``dawid_skene_ratio`` = crowdkit seconds
   / ours.
 
-``--quick`` uses a tenth of the labels and one timing run.
+- ``endpoint_figures``: ``GET /api/v1/projects/{id}/agreement/`` on a 100,000-item project
+  (3 human labels per item, 500 bootstrap resamples, weekly series and Cohen matrix) through
+  the Django stack, on a scratch PostgreSQL database (``DATABASE_URL``, default
+  ``rw_bench_agreement``; its name must contain "bench"): best-of-3 seconds, beside one
+  query plus the ``krippendorff`` package's nominal α on the same labels
+  (``endpoint_ratio`` = reference / endpoint).
+
+``--quick`` uses a tenth of the labels (and items) and one timing run.
 """
 
 from __future__ import annotations
@@ -168,7 +175,125 @@ def dawid_skene_figures(*, quick: bool) -> dict:
     }
 
 
-FIGURES = (krippendorff_figures, dawid_skene_figures)
+ENDPOINT_ITEMS = 100_000
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/rw_bench_agreement"
+
+
+def _django(database_url: str) -> None:
+    """Point Django at a fresh scratch database (its name must contain "bench")."""
+    import os
+
+    import psycopg
+
+    if "bench" not in database_url.rsplit("/", 1)[-1]:
+        raise SystemExit("DATABASE_URL must name a database containing 'bench'")
+    os.environ.update(DATABASE_URL=database_url, RANKWISE_PROFILE="local",
+                      DJANGO_SETTINGS_MODULE="rankwise.settings")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
+    base, name = database_url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def _seed_project(n_items: int):
+    """A K=2 project of ``n_items`` items, each labelled by 3 of 5 annotators."""
+    from django.contrib.auth import get_user_model
+
+    from annotation import services
+    from annotation.models import Annotation, Item, Membership, Response
+
+    User = get_user_model()
+    manager = User.objects.create_user("bench-manager", password="bench-password-31415")
+    project = services.create_project(actor=manager, name="agreement bench",
+                                      responses_per_item=2, overlap=3)
+    annotators = [User.objects.create_user(f"bench-a{n}") for n in range(5)]
+    for user in annotators:
+        services.set_membership(actor=manager, project=project, user=user,
+                                role=Membership.Role.ANNOTATOR)
+    rng = np.random.default_rng(5)
+    chunk = 10_000
+    for start in range(0, n_items, chunk):
+        items = Item.objects.bulk_create(
+            [Item(project=project, prompt=f"prompt {n}", content_hash=f"{n:064d}")
+             for n in range(start, min(start + chunk, n_items))])
+        responses = Response.objects.bulk_create(
+            [Response(item=item, position=p, text=f"answer {item.pk}-{p}")
+             for item in items for p in range(2)])
+        labels = []
+        for n, item in enumerate(items):
+            a, b = responses[2 * n].pk, responses[2 * n + 1].pk
+            for who in rng.choice(5, size=3, replace=False):
+                vote = rng.random()
+                ranking = [[a], [b]] if vote < 0.7 else [[b], [a]] if vote < 0.95 else [[a, b]]
+                labels.append(Annotation(project=project, item=item, annotator=annotators[who],
+                                         ranking=ranking, duration_ms=20_000))
+        Annotation.objects.bulk_create(labels, batch_size=5000)
+    return project, manager
+
+
+def endpoint_figures(*, quick: bool) -> dict:
+    """``GET /api/v1/projects/{id}/agreement/`` on a 100,000-item project (3 labels per
+    item), through the whole Django stack in process; beside it the same labels read with
+    one query and given to the ``krippendorff`` package (nominal α only, no CIs, no
+    weekly series, no Cohen matrix)."""
+    import os
+
+    import krippendorff
+    from django.db import connection
+    from django.test import Client
+
+    _django(os.environ.get("DATABASE_URL", DEFAULT_DB))
+    n_items = ENDPOINT_ITEMS // 10 if quick else ENDPOINT_ITEMS
+    started = time.perf_counter()
+    project, manager = _seed_project(n_items)
+    seed_seconds = time.perf_counter() - started
+    client = Client(SERVER_NAME="localhost")
+    client.force_login(manager)
+    url = f"/api/v1/projects/{project.pk}/agreement/"
+
+    def call():
+        answer = client.get(url)
+        assert answer.status_code == 200, answer.content[:300]
+        return answer.json()
+
+    seconds, body = best_seconds(call, 1 if quick else 3)
+
+    def reference():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT a.item_id, a.annotator_id, a.ranking FROM annotation_annotation a "
+                           "WHERE a.project_id = %s", [project.pk])
+            rows = cursor.fetchall()
+        raters = {who: n for n, who in enumerate(sorted({r[1] for r in rows}))}
+        items = {item: n for n, item in enumerate(sorted({r[0] for r in rows}))}
+        first = {}
+        for item, _, ranking in rows:
+            ranking = json.loads(ranking) if isinstance(ranking, str) else ranking
+            first.setdefault(item, min(x for tier in ranking for x in tier))
+        data = np.full((len(raters), len(items)), np.nan)
+        for item, who, ranking in rows:
+            ranking = json.loads(ranking) if isinstance(ranking, str) else ranking
+            top = ranking[0]
+            low = first[item]
+            data[raters[who], items[item]] = 1 if len(top) == 2 else 2 if low in top else 0
+        return krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+
+    reference_seconds, alpha = best_seconds(reference, 1 if quick else 3)
+    assert abs(alpha - body["krippendorff_alpha"]["nominal"]) < 1e-9, (alpha, body)
+    return {"endpoint_items": n_items, "endpoint_labels": body["n_annotations"],
+            "endpoint_seconds": round(seconds, 3),
+            "endpoint_bootstrap_samples": body["ci"]["samples"],
+            "endpoint_reference_seconds": round(reference_seconds, 3),
+            "endpoint_ratio": round(reference_seconds / seconds, 2),
+            "endpoint_seed_seconds": round(seed_seconds, 1)}
+
+
+FIGURES = (krippendorff_figures, dawid_skene_figures, endpoint_figures)
 
 
 def main() -> None:

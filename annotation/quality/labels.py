@@ -12,20 +12,24 @@ a label that no longer matches its item is left out.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from django.db.models import Q
+from django.contrib.auth import get_user_model
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 
 from ..models import Annotation, Item, Project, Response
-from .consensus import pair_votes, tiers_of_positions
+from .consensus import tiers_of_positions
 
 HUMAN = (Annotation.Source.HUMAN,)
 HUMAN_AND_IMPORT = (Annotation.Source.HUMAN, Annotation.Source.IMPORT)
 # The value of a pair (i, j) as an ordered category: 0 = j wins, 1 = tie, 2 = i wins.
 CATEGORY_OF_VOTE = {-1: 0, 0: 1, 1: 2}
+User = get_user_model()
 
 
 @dataclass
@@ -33,6 +37,7 @@ class ItemInfo:
     response_ids: list[int]  # by position
     is_gold: bool
     gold: list[list[int]] | None  # tiers of positions
+    position_of: dict[int, int] = field(default_factory=dict)  # response id → position
 
     @property
     def k(self) -> int:
@@ -68,6 +73,13 @@ class LabelSet:
         return out
 
 
+def _json_texts(texts: list[str | None]) -> list:
+    """Many small JSON documents parsed in one call (a per-row ``json.loads`` costs more
+    than the query)."""
+    return json.loads("[" + ",".join(text if text is not None else "null" for text in texts)
+                      + "]")
+
+
 def counted_labels(*, project: Project, sources: Sequence[str] = HUMAN,
                    guideline_version: int | None = None, since: datetime | None = None,
                    item_ids: Iterable[int] | None = None, with_display: bool = False) -> LabelSet:
@@ -79,57 +91,63 @@ def counted_labels(*, project: Project, sources: Sequence[str] = HUMAN,
         rows = rows.filter(created_at__gte=since)
     if item_ids is not None:
         rows = rows.filter(item_id__in=list(item_ids))
-    columns = ["id", "item_id", "annotator_id", "source", "created_at", "ranking", "flags",
-               "duration_ms", "annotator__username"]
+    rows = rows.annotate(ranking_text=Cast("ranking", TextField()),
+                         flags_text=Cast("flags", TextField()))
+    columns = ["id", "item_id", "annotator_id", "source", "created_at", "ranking_text",
+               "flags_text", "duration_ms"]
     if with_display:
-        columns.append("assignment__display_order")
+        rows = rows.annotate(display_text=Cast("assignment__display_order", TextField()))
+        columns.append("display_text")
     raw = list(rows.order_by("id").values_list(*columns))
-    items = items_info(item_ids={row[1] for row in raw})
-    labels, usernames = [], {}
-    for row in raw:
+    rankings = _json_texts([row[5] for row in raw])
+    flags = _json_texts([row[6] for row in raw])
+    displays = _json_texts([row[8] for row in raw]) if with_display else [None] * len(raw)
+    items = items_info(project=project, item_ids={row[1] for row in raw})
+    labels = []
+    for row, ranking, flagged, shown in zip(raw, rankings, flags, displays, strict=True):
         info = items.get(row[1])
         if info is None:
             continue
-        position_of = {rid: pos for pos, rid in enumerate(info.response_ids)}
-        tiers = tiers_of_positions(row[5], position_of)
+        tiers = tiers_of_positions(ranking, info.position_of)
         if tiers is None:
             continue
         display = None
-        if with_display and row[9]:
-            display = [position_of[rid] for rid in row[9] if rid in position_of]
+        if shown:
+            display = [info.position_of[rid] for rid in shown if rid in info.position_of]
             display = display if len(display) == info.k else None
-        if row[2] is not None:
-            usernames[row[2]] = row[8]
         labels.append(Label(id=row[0], item_id=row[1], annotator_id=row[2], source=row[3],
-                            created_at=row[4], tiers=tiers, flags=list(row[6] or []),
+                            created_at=row[4], tiers=tiers, flags=list(flagged or []),
                             duration_ms=row[7], display=display))
+    who = {label.annotator_id for label in labels} - {None}
+    usernames = dict(User.objects.filter(pk__in=who).values_list("pk", "username"))
     return LabelSet(labels=labels, items=items, usernames=usernames)
 
 
-def items_info(*, item_ids: Iterable[int]) -> dict[int, ItemInfo]:
-    ids = list(item_ids)
+def items_info(*, project: Project, item_ids: Iterable[int]) -> dict[int, ItemInfo]:
+    ids = set(item_ids)
+    # Most of a project: one pass over it beats thousands of ids in IN lists.
+    whole = len(ids) > 2000
     responses: dict[int, list[int]] = {}
-    for chunk in _chunks(ids):
-        for item_id, rid in (Response.objects.filter(item_id__in=chunk)
-                             .order_by("item_id", "position").values_list("item_id", "pk")):
+    rows = (Response.objects.filter(item__project=project) if whole
+            else Response.objects.filter(item_id__in=ids))
+    for item_id, rid in rows.order_by("item_id", "position").values_list("item_id", "pk"):
+        if item_id in ids:
             responses.setdefault(item_id, []).append(rid)
+    items = (Item.objects.filter(project=project) if whole
+             else Item.objects.filter(pk__in=ids))
     out = {}
-    for chunk in _chunks(ids):
-        for pk, is_gold, gold in Item.objects.filter(pk__in=chunk).values_list(
-                "pk", "is_gold", "gold_ranking"):
-            rids = responses.get(pk, [])
-            if len(rids) < 2:
-                continue
-            gold_tiers = None
-            if is_gold and gold:
-                gold_tiers = tiers_of_positions(gold, {rid: p for p, rid in enumerate(rids)})
-            out[pk] = ItemInfo(response_ids=rids, is_gold=is_gold, gold=gold_tiers)
-    return out
-
-
-def _chunks(ids: list[int], size: int = 5000):
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+    for pk, gold in items.filter(is_gold=True).values_list("pk", "gold_ranking"):
+        if pk in responses:
+            out[pk] = gold
+    infos = {}
+    for pk, rids in responses.items():
+        if len(rids) < 2:
+            continue
+        position_of = {rid: p for p, rid in enumerate(rids)}
+        gold = tiers_of_positions(out[pk], position_of) if out.get(pk) else None
+        infos[pk] = ItemInfo(response_ids=rids, is_gold=pk in out, gold=gold,
+                             position_of=position_of)
+    return infos
 
 
 @dataclass
@@ -154,20 +172,30 @@ def pair_table(labels: Sequence[Label], items: dict[int, ItemInfo]) -> PairTable
     unit_base: list[int] = []
     unit_item: list[int] = []
     rater_index: dict[int | None, int] = {}
+    pairs_of: dict[int, list[tuple[int, int]]] = {}
     unit, rater, value, label_rows = [], [], [], []
     for n, label in enumerate(labels):
         k = items[label.item_id].k
-        if label.item_id not in item_index:
-            item_index[label.item_id] = len(item_index)
+        pairs = pairs_of.get(k)
+        if pairs is None:
+            pairs = pairs_of[k] = [(i, j) for i in range(k) for j in range(i + 1, k)]
+        index = item_index.get(label.item_id)
+        if index is None:
+            index = item_index[label.item_id] = len(item_index)
             unit_base.append(len(unit_item))
-            unit_item.extend([item_index[label.item_id]] * (k * (k - 1) // 2))
-        base = unit_base[item_index[label.item_id]]
+            unit_item.extend([index] * len(pairs))
+        base = unit_base[index]
         r = rater_index.setdefault(label.annotator_id, len(rater_index))
-        for offset, vote in enumerate(pair_votes(label.tiers, k).values()):
-            unit.append(base + offset)
-            rater.append(r)
-            value.append(CATEGORY_OF_VOTE[vote])
-            label_rows.append(n)
+        tier_of = [0] * k
+        for t, tier in enumerate(label.tiers):
+            for pos in tier:
+                tier_of[pos] = t
+        # The category of (i, j): 2 when i is in a better (lower) tier, 1 tied, 0 worse.
+        value.extend(1 + (tier_of[j] > tier_of[i]) - (tier_of[j] < tier_of[i])
+                     for i, j in pairs)
+        unit.extend(range(base, base + len(pairs)))
+        rater.extend([r] * len(pairs))
+        label_rows.extend([n] * len(pairs))
     as_int = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
     return PairTable(unit=as_int(unit), rater=as_int(rater), value=as_int(value),
                      unit_item=as_int(unit_item), item_ids=list(item_index),

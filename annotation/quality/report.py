@@ -125,7 +125,10 @@ def bootstrap_figures(stats: np.ndarray, *, samples: int, confidence: float = 0.
     draws = []
     for start in range(0, samples, _BOOT_CHUNK):
         size = min(_BOOT_CHUNK, samples - start)
-        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
+        # Each row: how often each item was drawn in n draws with replacement.
+        draws_of = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
+        weights = np.bincount(draws_of.ravel(), minlength=size * n).reshape(size, n)
+        weights = weights.astype(float)
         draws.append(figures_of(weights @ stats))
     values = np.concatenate(draws)
     tail = 100 * (1 - confidence) / 2

@@ -21,8 +21,8 @@ def agreement_report(*, project: Project, guideline_version: int | None = None,
     quality = project_settings(project).quality
     found = counted_labels(project=project, sources=HUMAN, guideline_version=guideline_version,
                            since=since)
-    overall = _figures(found.labels, found, samples=quality.bootstrap_samples)
     table = pair_table(found.labels, found.items)
+    overall = _figures(found.labels, found, samples=quality.bootstrap_samples, table=table)
     pairs = report.cohen_matrix(table.unit, table.rater, table.value, n_units=table.n_units,
                                 n_raters=len(table.rater_ids), min_units=quality.cohen_min_units)
     cohen = [{"a": table.rater_ids[a], "b": table.rater_ids[b],
@@ -37,14 +37,15 @@ def agreement_report(*, project: Project, guideline_version: int | None = None,
         "cohen_min_units": quality.cohen_min_units,
         "kendall_w": w,
         "kendall_w_items": w_items,
-        "weekly": weekly(found, samples=min(quality.bootstrap_samples, WEEKLY_SAMPLES)),
+        "weekly": weekly(found, samples=min(quality.bootstrap_samples, WEEKLY_SAMPLES),
+                         overall=overall),
         "filters": {"guideline_version": guideline_version,
                     "since": since.isoformat() if since else None},
     }
 
 
-def _figures(labels: list[Label], found: LabelSet, *, samples: int) -> dict:
-    table = pair_table(labels, found.items)
+def _figures(labels: list[Label], found: LabelSet, *, samples: int, table=None) -> dict:
+    table = table if table is not None else pair_table(labels, found.items)
     counts = report.unit_counts(table.unit, table.value, table.n_units)
     stats = report.item_statistics(counts, table.unit_item, len(table.item_ids))
     figures = report.agreement_figures(stats).as_dict()
@@ -65,8 +66,9 @@ def _figures(labels: list[Label], found: LabelSet, *, samples: int) -> dict:
     }
 
 
-def weekly(found: LabelSet, *, samples: int) -> list[dict]:
-    """The figures of each ISO week's labels (Monday to Sunday, UTC), oldest first."""
+def weekly(found: LabelSet, *, samples: int, overall: dict | None = None) -> list[dict]:
+    """The figures of each ISO week's labels (Monday to Sunday, UTC), oldest first; a
+    single week is the overall figures again."""
     weeks: dict[tuple[int, int], list[Label]] = defaultdict(list)
     for label in found.labels:
         year, week, _ = label.created_at.isocalendar()
@@ -74,9 +76,10 @@ def weekly(found: LabelSet, *, samples: int) -> list[dict]:
     out = []
     for (year, week), labels in sorted(weeks.items()):
         start = datetime.fromisocalendar(year, week, 1).date()
+        figures = (overall if overall is not None and len(weeks) == 1
+                   else _figures(labels, found, samples=samples))
         out.append({"week": f"{year}-W{week:02d}", "start": start.isoformat(),
-                    "end": (start + timedelta(days=6)).isoformat(),
-                    **_figures(labels, found, samples=samples)})
+                    "end": (start + timedelta(days=6)).isoformat(), **figures})
     return out
 
 
@@ -94,6 +97,8 @@ def kendall_w(found: LabelSet) -> tuple[float | None, int]:
     """Mean Kendall's W over the items with K ≥ 3 responses and two or more labels, and
     how many items that is (W is undefined for K = 2)."""
     groups: dict[tuple[int, int], list[np.ndarray]] = defaultdict(list)
+    if all(info.k < 3 for info in found.items.values()):
+        return None, 0
     for item_id, labels in found.by_item().items():
         k = found.items[item_id].k
         if k >= 3 and len(labels) >= 2:

@@ -24,6 +24,8 @@ def existing(world, route: str, name: str):
         return project.pk
     if route.startswith("api/v1/assignments/"):
         return world["task"].assignment.pk
+    if route.startswith("api/v1/items/"):
+        return project.items.first().pk
     if route.startswith("api/v1/training-runs/"):
         from training.models import TrainingRun
 
