@@ -39,6 +39,8 @@ class Project(models.Model):
     # overlap, the assignment engine sees the difference on its next claim and recomputes
     # the queue once (annotation.assignment.services), whoever changed it and however.
     queue_overlap = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    # When consensus and trust were last recomputed (annotation.quality.schedule).
+    quality_computed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",

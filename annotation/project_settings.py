@@ -194,7 +194,8 @@ class QualitySettings(Section):
     bootstrap_samples: int = setting(500, min=0, max=10_000,
                                      doc="resamples of items behind each confidence interval")
     debounce_seconds: float = setting(30, min=0, max=3600,
-                                      doc="consensus is recomputed this long after new labels")
+                                      doc="at most one recompute of consensus and trust "
+                                      "per project this often")
 
 
 @dataclass(frozen=True)

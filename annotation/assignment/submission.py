@@ -14,7 +14,6 @@ from rankwise.text import text_problem
 
 from ..models import Annotation, Assignment, Item, Membership
 from ..project_settings import ProjectSettings
-from ..quality.schedule import labels_changed
 from . import selectors, statements
 from .counters import counter_update, retrying
 from .validation import (
@@ -91,13 +90,9 @@ def _submit(*, assignment_id: int, annotator, body: dict, idempotency_key: str |
         idempotency_key=idempotency_key or None, now=now,
     )
     practice = None
-    settings = ProjectSettings.read(held.settings)
     if held.is_practice:
         practice = _practice_feedback(held=held, ranking=clean.ranking, annotator=annotator,
                                       now=now)
-    else:
-        labels_changed(project_id=held.project_id,
-                       debounce_seconds=settings.quality.debounce_seconds)
     return Submitted(annotation_id=annotation_id, assignment_id=held.id, created=True,
                      practice=practice)
 

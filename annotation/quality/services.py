@@ -10,11 +10,10 @@ from rankwise.errors import NotFound, ValidationFailed
 
 from ..assignment.validation import check_ranking, normalise
 from ..models import Annotation, Item, Membership, Project, Review
-from ..project_settings import project_settings
 from ..services import audit
 from . import compute
 from .models import Consensus
-from .schedule import RECOMPUTE_TASK, labels_changed
+from .schedule import RECOMPUTE_TASK, due_projects
 
 # --- consensus ------------------------------------------------------------------------
 
@@ -45,12 +44,6 @@ def store_consensus(*, project: Project, methods=compute.METHODS, item_ids=None)
     return written
 
 
-def schedule_quality(*, project: Project) -> None:
-    """Recompute consensus and trust shortly (debounced, see ``schedule.labels_changed``)."""
-    labels_changed(project_id=project.pk,
-                   debounce_seconds=project_settings(project).quality.debounce_seconds)
-
-
 def recompute_quality(*, project_id: int) -> dict:
     """The debounced task's work: every method's consensus, then the trust auto-pause."""
     from .annotators import pause_untrusted
@@ -58,9 +51,20 @@ def recompute_quality(*, project_id: int) -> dict:
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         return {"consensus": 0, "paused": []}
+    started = timezone.now()
     written = store_consensus(project=project)
     paused = pause_untrusted(project=project)
+    # What arrived while this ran is newer than ``started``: the next sweep takes it.
+    Project.objects.filter(pk=project.pk).update(quality_computed_at=started)
     return {"consensus": written, "paused": [m.user_id for m in paused]}
+
+
+def recompute_changed() -> dict:
+    """Beat: recompute every project whose labels or reviews changed (``schedule``)."""
+    done = {}
+    for project in due_projects():
+        done[project.pk] = recompute_quality(project_id=project.pk)["consensus"]
+    return {"projects": done}
 
 
 def current_consensus(*, item: Item, method: str) -> Consensus | None:
@@ -133,7 +137,6 @@ def review_item(*, actor, item: Item, decision: str, annotation_id=None, ranking
                                    decision=decision, ranking=ranking, note=note)
     audit(actor=actor, action=f"review.{decision}", project=item.project, target=item,
           review=review.pk, annotation=label.pk if label else None, ranking=ranking, note=note)
-    schedule_quality(project=item.project)
     return review
 
 

@@ -284,6 +284,9 @@ CELERY_BEAT_SCHEDULE = {
     "recover-training-runs": {"task": "training.recover_runs", "schedule": 60.0,
                               "options": {"queue": "celery"}},
     "recover-import-jobs": {"task": "annotation.recover_import_jobs", "schedule": 60.0},
+    # Consensus and trust of every project whose labels or reviews changed (debounced).
+    "recompute-changed-quality": {"task": "annotation.recompute_changed_quality",
+                                  "schedule": 30.0},
 }
 WORKER_HEARTBEAT_MAX_AGE = 90  # seconds; /healthz calls the worker down past this
 # Each worker process writes its heartbeat row this often; a process silent for

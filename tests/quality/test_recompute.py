@@ -4,7 +4,6 @@ trust auto-pause acts on it."""
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from annotation import services
 from annotation.models import Annotation, AuditLog, Item, Membership, Response
@@ -15,46 +14,49 @@ from annotation.quality.models import Consensus
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sent(monkeypatch):
+def test_the_sweep_recomputes_changed_projects_at_most_once_per_window(make_user, client_for,
+                                                                     monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
     from annotation.quality import services as quality_services
 
-    calls = []
-    for module in (schedule, quality_services):
-        monkeypatch.setattr(module, "enqueue_on_commit",
-                            lambda name, *args, **options: calls.append((name, args, options)))
-    return calls
-
-
-def test_changes_inside_the_window_send_one_task(sent):
-    cache.delete("rankwise:quality-due:424242")
-    for _ in range(3):
-        schedule.labels_changed(project_id=424242, debounce_seconds=30)
-    assert sent == [("annotation.recompute_quality", (424242,), {"countdown": 30.0})]
-    cache.delete("rankwise:quality-due:424242")  # the window ended
-    schedule.labels_changed(project_id=424242, debounce_seconds=30)
-    assert len(sent) == 2
-
-
-def test_a_submission_schedules_the_recompute(sent, make_user, client_for):
     manager, annotator = make_user("sc-manager"), make_user("sc-annotator")
-    project = services.create_project(actor=manager, name="Scheduled", responses_per_item=2)
+    project = services.create_project(actor=manager, name="Scheduled", responses_per_item=2,
+                                      settings={"quality": {"debounce_seconds": 60}})
     services.set_membership(actor=manager, project=project, user=annotator,
                             role=Membership.Role.ANNOTATOR)
-    item = Item.objects.create(project=project, prompt="p", content_hash="s" * 64)
-    for p in range(2):
-        Response.objects.create(item=item, position=p, text=str(p))
-    cache.delete(f"rankwise:quality-due:{project.pk}")
+    ids = {}
+    for n in range(2):
+        item = Item.objects.create(project=project, prompt=f"p{n}", content_hash=f"{n:064d}")
+        ids[item.pk] = [Response.objects.create(item=item, position=p, text=str(p)).pk
+                        for p in range(2)]
+    assert schedule.due_projects() == []  # nothing labelled yet
     client = client_for(annotator)
-    task = client.get(f"/api/v1/projects/{project.pk}/next/").json()
-    ids = [r["id"] for r in task["item"]["responses"]]
-    assert client.post(f"/api/v1/assignments/{task['assignment']}/submit/",
-                       {"ranking": [[ids[0]], [ids[1]]]}, format="json").status_code == 201
-    assert [(name, args) for name, args, _ in sent] == [("annotation.recompute_quality",
-                                                         (project.pk,))]
+
+    def label_one():
+        task = client.get(f"/api/v1/projects/{project.pk}/next/").json()
+        rid = ids[task["item"]["id"]]
+        assert client.post(f"/api/v1/assignments/{task['assignment']}/submit/",
+                           {"ranking": [[rid[0]], [rid[1]]]}, format="json").status_code == 201
+
+    label_one()
+    assert schedule.due_projects() == [project]
+    assert quality_services.recompute_changed() == {"projects": {project.pk: 3}}  # 3 methods
+    assert Consensus.objects.filter(project=project, method="majority").count() == 1
+    assert schedule.due_projects() == []  # up to date
+    label_one()
+    assert schedule.due_projects() == []  # changed, but recomputed less than 60 s ago
+    later = timezone.now() + timedelta(seconds=61)
+    assert schedule.due_projects(now=later) == [project]
+    # On demand, at once, whatever the window.
+    sent = []
+    monkeypatch.setattr(quality_services, "enqueue_on_commit",
+                        lambda name, *args, **options: sent.append((name, args, options)))
     assert client_for(manager).post(f"/api/v1/projects/{project.pk}/consensus/", {},
                                     format="json").status_code == 202
-    assert len(sent) == 2 and "countdown" not in sent[1][2]
+    assert sent == [("annotation.recompute_quality", (project.pk,), {})]
 
 
 @pytest.fixture
