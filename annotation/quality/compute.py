@@ -29,7 +29,14 @@ import numpy as np
 from ..models import Annotation, Project, Review
 from . import bradley_terry, dawid_skene
 from .consensus import majority_ranking, tiers_of_positions
-from .labels import HUMAN_AND_IMPORT, ItemInfo, LabelSet, counted_labels, pair_table
+from .labels import (
+    HUMAN_AND_IMPORT,
+    ItemInfo,
+    LabelSet,
+    counted_labels,
+    counted_rows,
+    pair_table,
+)
 
 METHODS = ("majority", "bradley_terry", "dawid_skene")
 DECISIVE = (Review.Decision.ACCEPT, Review.Decision.RANK, Review.Decision.GOLD)
@@ -60,6 +67,27 @@ def _digest(*parts) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
+def _fingerprint(method: str, label_ids, review_id, project_digest: str) -> str:
+    return _digest(method, sorted(label_ids), review_id, project_digest)
+
+
+def _project_digest(label_ids) -> str:
+    return _digest(sorted(label_ids))
+
+
+def fingerprint_of(*, item, method: str) -> str | None:
+    """What ``compute`` would fingerprint the item's consensus with, from ids alone (no
+    fit): a stored row with this fingerprint is current. None: nothing to compute."""
+    rows = counted_rows(project=item.project, sources=HUMAN_AND_IMPORT)
+    label_ids = list(rows.filter(item=item).values_list("pk", flat=True))
+    review = decisive_reviews(project=item.project, item_ids=[item.pk]).get(item.pk)
+    if not label_ids and review is None:
+        return None
+    digest = (_project_digest(rows.values_list("pk", flat=True))
+              if method == "dawid_skene" else "")
+    return _fingerprint(method, label_ids, review[0] if review else None, digest)
+
+
 def compute(*, project: Project, method: str, item_ids=None) -> dict[int, Result]:
     """item id → consensus for every item with counted labels or a decisive review (of
     ``item_ids`` only, when given; Dawid–Skene still fits on the whole project)."""
@@ -70,7 +98,7 @@ def compute(*, project: Project, method: str, item_ids=None) -> dict[int, Result
     found = counted_labels(project=project, sources=HUMAN_AND_IMPORT, item_ids=scope)
     reviews = decisive_reviews(project=project, item_ids=wanted)
     by_item = found.by_item()
-    project_digest = (_digest(sorted(label.id for label in found.labels))
+    project_digest = (_project_digest(label.id for label in found.labels)
                       if method == "dawid_skene" else "")
     fitted = _dawid_skene(found) if method == "dawid_skene" else {}
     out: dict[int, Result] = {}
@@ -79,8 +107,8 @@ def compute(*, project: Project, method: str, item_ids=None) -> dict[int, Result
             continue
         labels = by_item.get(item_id, [])
         review = reviews.get(item_id)
-        fingerprint = _digest(method, sorted(label.id for label in labels),
-                              review[0] if review else None, project_digest)
+        fingerprint = _fingerprint(method, [label.id for label in labels],
+                                   review[0] if review else None, project_digest)
         human = [label.tiers for label in labels if label.source == Annotation.Source.HUMAN]
         info = found.items.get(item_id)
         agreement = (majority_ranking(human, info.k)[1]

@@ -80,11 +80,16 @@ def _json_texts(texts: list[str | None]) -> list:
                       + "]")
 
 
+def counted_rows(*, project: Project, sources: Sequence[str] = HUMAN):
+    """The counted annotations of the project from ``sources`` (see the module doc)."""
+    rows = Annotation.objects.filter(project=project, source__in=list(sources), excluded=False)
+    return rows.filter(Q(assignment__isnull=True) | Q(assignment__is_practice=False))
+
+
 def counted_labels(*, project: Project, sources: Sequence[str] = HUMAN,
                    guideline_version: int | None = None, since: datetime | None = None,
                    item_ids: Iterable[int] | None = None, with_display: bool = False) -> LabelSet:
-    rows = Annotation.objects.filter(project=project, source__in=list(sources), excluded=False)
-    rows = rows.filter(Q(assignment__isnull=True) | Q(assignment__is_practice=False))
+    rows = counted_rows(project=project, sources=sources)
     if guideline_version is not None:
         rows = rows.filter(guideline_version=guideline_version)
     if since is not None:

@@ -71,14 +71,15 @@ def current_consensus(*, item: Item, method: str) -> Consensus | None:
     """The item's stored consensus by ``method``, recomputed first when its inputs changed
     since (or it was never computed)."""
     stored = Consensus.objects.filter(item=item, method=method).first()
+    if stored is not None and stored.fingerprint == compute.fingerprint_of(item=item,
+                                                                         method=method):
+        return stored
     fresh = compute.compute(project=item.project, method=method, item_ids=[item.pk])
     result = fresh.get(item.pk)
     if result is None:
         if stored is not None:
             stored.delete()
         return None
-    if stored is not None and stored.fingerprint == result.fingerprint:
-        return stored
     stored, _ = Consensus.objects.update_or_create(
         item=item, method=method,
         defaults={"project": item.project, "ranking": result.ranking,

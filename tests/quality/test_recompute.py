@@ -136,3 +136,21 @@ def test_stored_rows_follow_label_changes_and_never_touch_labels(crowd, client_f
     assert after.fingerprint != before.fingerprint and after.n_labels == 1
     assert list(Annotation.objects.filter(item=item).values_list("ranking", flat=True)) == (
         labels_before)
+
+
+def test_a_current_stored_row_is_read_without_refitting(crowd, client_for, monkeypatch):
+    from annotation.quality import compute
+
+    project, manager, _ = crowd
+    recompute_quality.apply(args=[project.pk])
+    item = Item.objects.filter(project=project).first()
+    stored = Consensus.objects.get(item=item, method="dawid_skene")
+
+    def refit(**_):
+        raise AssertionError("a current row was recomputed")
+
+    monkeypatch.setattr(compute, "compute", refit)
+    detail = client_for(manager).get(f"/api/v1/items/{item.pk}/?consensus=dawid_skene").json()
+    assert detail["consensus"]["ranking"] == stored.ranking
+    assert detail["consensus"]["computed_at"] == stored.computed_at.isoformat().replace(
+        "+00:00", "Z")
