@@ -175,20 +175,25 @@ def stop_server(server: subprocess.Popen) -> None:
 
 
 class Api:
-    """One keep-alive HTTP connection, as one annotator's client."""
+    """One keep-alive HTTP connection, as one person's client (the other benchmarks use it
+    too). ``raw`` sends bytes as they are, with ``content_type``."""
 
-    def __init__(self, port: int, token: str | None = None):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    def __init__(self, port: int, token: str | None = None, *, timeout: float = 30):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if token:
             self.headers["Authorization"] = f"Token {token}"
 
-    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict | None]:
-        data = json.dumps(body).encode() if body is not None else None
-        self.conn.request(method, path, body=data, headers=self.headers)
+    def call(self, method: str, path: str, body=None, *, raw: bytes | None = None,
+             content_type: str | None = None) -> tuple[int, dict | None]:
+        data = raw if raw is not None else json.dumps(body).encode() if body is not None else None
+        headers = dict(self.headers)
+        if content_type:
+            headers["Content-Type"] = content_type
+        self.conn.request(method, path, body=data, headers=headers)
         response = self.conn.getresponse()
-        raw = response.read()
-        return response.status, (json.loads(raw) if raw else None)
+        payload = response.read()
+        return response.status, (json.loads(payload) if payload else None)
 
 
 def process_cpu_seconds(pid: int) -> float:

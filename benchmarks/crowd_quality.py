@@ -25,15 +25,16 @@ that this script drops and creates again; its name must contain "bench".
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from annotate_loop import Api, start_server, stop_server  # noqa: E402  (shared start-up)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/rw_bench_crowd"
@@ -91,63 +92,8 @@ def make_people(names: list[str]) -> None:
                              + [User(username=name, password=hashed) for name in names])
 
 
-# --- the server -----------------------------------------------------------------------
-
-def start_server(args) -> subprocess.Popen:
-    gunicorn = ROOT / ".venv" / "bin" / "gunicorn"
-    command = [str(gunicorn), "rankwise.wsgi", "--bind", f"127.0.0.1:{args.port}",
-               "--workers", str(args.workers), "--threads", str(args.threads),
-               "--worker-class", "gthread", "--keep-alive", "30", "--log-level", "warning"]
-    server = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(),
-                              start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=2)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            return server
-        except OSError:
-            if server.poll() is not None:
-                raise SystemExit("gunicorn did not start") from None
-            time.sleep(0.3)
-    stop_server(server)
-    raise SystemExit("gunicorn did not answer within 60 s")
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
-class Api:
-    """One keep-alive HTTP connection, as one person's client."""
-
-    def __init__(self, port: int, token: str | None = None):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if token:
-            self.headers["Authorization"] = f"Token {token}"
-
-    def call(self, method: str, path: str, body=None, *, raw: bytes | None = None,
-             content_type: str | None = None) -> tuple[int, dict | None]:
-        data = raw if raw is not None else json.dumps(body).encode() if body is not None else None
-        headers = dict(self.headers)
-        if content_type:
-            headers["Content-Type"] = content_type
-        self.conn.request(method, path, body=data, headers=headers)
-        response = self.conn.getresponse()
-        payload = response.read()
-        return response.status, (json.loads(payload) if payload else None)
-
-
 def login(port: int, username: str) -> str:
-    status, body = Api(port).call("POST", "/api/v1/auth/token/",
+    status, body = Api(port, timeout=120).call("POST", "/api/v1/auth/token/",
                                   {"username": username, "password": PASSWORD})
     if status != 201:
         raise SystemExit(f"login of {username} failed: {status} {body}")
@@ -189,7 +135,7 @@ def main() -> None:
 
     server = start_server(args)
     try:
-        manager = Api(args.port, login(args.port, "bench-manager"))
+        manager = Api(args.port, login(args.port, "bench-manager"), timeout=120)
         project = expect(*manager.call("POST", "/api/v1/projects/", {
             "name": f"crowd quality {args.seed}", "responses_per_item": 4, "overlap": 3,
             "gold_rate": 0.1}), 201, "create project")["id"]
@@ -202,7 +148,7 @@ def main() -> None:
         for name in types:
             expect(*manager.call("POST", f"/api/v1/projects/{project}/members/",
                                  {"user": name, "role": "annotator"}), 201, f"add {name}")
-            calls[name] = Api(args.port, login(args.port, name)).call
+            calls[name] = Api(args.port, login(args.port, name), timeout=120).call
 
         labelling = time.monotonic()
         crowd = annotate_over_api(calls=calls, project_id=project, items=items,
