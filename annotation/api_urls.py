@@ -16,4 +16,7 @@ urlpatterns = [
     path("", include("annotation.imports.urls")),
     path("", include("annotation.quality.urls")),
     path("", include("annotation.assignment.urls")),
+    path("", include("annotation.webhooks.urls")),
+    path("", include("annotation.exports.snapshot_urls")),
+    path("", include("annotation.exports.urls")),
 ]

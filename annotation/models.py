@@ -434,5 +434,7 @@ class AuditLog(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
 
 
-# Quality results live beside their code; imported here so Django finds the model.
+# Models that live beside their domain's code; imported here so Django finds them.
+from .exports.models import Snapshot  # noqa: E402, F401
 from .quality.models import Consensus  # noqa: E402, F401
+from .webhooks.models import Webhook, WebhookDelivery  # noqa: E402, F401

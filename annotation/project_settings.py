@@ -200,7 +200,11 @@ class QualitySettings(Section):
 
 @dataclass(frozen=True)
 class ExportSettings(Section):
-    """Dataset export settings (filled in by the export features)."""
+    """Dataset export settings (README "Datasets out")."""
+
+    license: str = setting("other", max_chars=64,
+                           doc="the license a snapshot's dataset card names (a Hugging Face "
+                           "license id such as cc-by-4.0, or 'other')")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from rankwise.errors import Conflict, NotFound, ValidationFailed
 
 from .models import Acknowledgement, AuditLog, Guideline, Item, Membership, Project
 from .project_settings import validate_settings
+from .webhooks.events import emit as emit_event  # noqa: F401  (for training: model.published)
 
 User = get_user_model()
 

@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("annotation.imports.ui_urls")),
     path("", include("annotation.assignment.ui_urls")),
     path("", include("annotation.quality.ui_urls")),
+    path("", include("annotation.exports.ui_urls")),
 ]

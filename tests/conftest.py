@@ -69,6 +69,7 @@ def _throttles_out_of_the_way(monkeypatch):
 def _isolated_data_dir(tmp_path, settings):
     """Artifacts and snapshots of one test go to its own folder."""
     settings.ARTIFACTS_DIR = tmp_path / "artifacts"
+    settings.SNAPSHOTS_DIR = tmp_path / "snapshots"
     settings.CELERY_TASK_ALWAYS_EAGER = True
     from rankwise.celery import app
 

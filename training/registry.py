@@ -38,7 +38,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from annotation.models import Project
-from annotation.services import audit
+from annotation.services import audit, emit_event
 from rankwise.celery import enqueue_on_commit
 from rankwise.errors import Conflict
 
@@ -193,3 +193,8 @@ def _after_activation(version: ModelVersion) -> None:
     task = ON_ACTIVATION.get(version.kind)
     if task is not None:
         enqueue_on_commit(task, version.project_id)
+    # In the activating transaction: the webhooks' deliveries are sent once it commits.
+    emit_event(project=version.project_id, event="model.published", payload={
+        "kind": version.kind, "version": version.version, "name": version.name,
+        "metrics": version.metrics, "activated_at": version.activated_at,
+        "training_run": version.training_run_id})

@@ -411,15 +411,18 @@ WHERE id = %(item)s"""
 COUNT_LATE_LABEL = f"""
 UPDATE {T["item"]} SET annotations_done = annotations_done + 1, queue_state = {queue_state_sql(1)}
 WHERE id = %(item)s"""
+COUNTED = f" RETURNING annotations_done, {OVERLAP}"
 
 
-def count_label(*, item_id: int, lease_held: bool, bounded: bool) -> bool:
+def count_label(*, item_id: int, lease_held: bool, bounded: bool) -> tuple[int, int] | None:
     """Count a label on the item. With ``lease_held`` it takes the place of its lease;
-    otherwise (a late label) it needs a free slot when ``bounded``. False: not counted."""
+    otherwise (a late label) it needs a free slot when ``bounded``. The item's
+    (annotations_done, overlap) after the update, in the same statement (so a submit
+    learns that it completed the item for free); None: not counted."""
     sql = COUNT_LABEL if lease_held else COUNT_LATE_LABEL
     if not lease_held and bounded:
         sql += f" AND annotations_done + leases_live < {OVERLAP}"
-    return _count(sql, {"item": item_id}) == 1
+    return _one(sql + COUNTED, {"item": item_id})
 
 
 CLOSE = f"""

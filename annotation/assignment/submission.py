@@ -14,6 +14,7 @@ from rankwise.text import text_problem
 
 from ..models import Annotation, Assignment, Item, Membership
 from ..project_settings import ProjectSettings
+from ..webhooks.events import emit
 from . import selectors, statements
 from .counters import counter_update, retrying
 from .validation import (
@@ -77,8 +78,9 @@ def _submit(*, assignment_id: int, annotator, body: dict, idempotency_key: str |
     # A lease still holds its slot, even past its time, and the label takes its place. A
     # reclaimed one needs a free slot, unless the item is gold (gold has no overlap).
     lease_held = held.status == Status.LEASED
-    if not statements.count_label(item_id=held.item_id, lease_held=lease_held,
-                                  bounded=not held.is_gold):
+    counted = statements.count_label(item_id=held.item_id, lease_held=lease_held,
+                                     bounded=not held.is_gold)
+    if counted is None:
         raise Conflict(
             "Your lease on this item expired and it has since got all the labels it "
             "needs; this submission was not stored.",
@@ -89,6 +91,13 @@ def _submit(*, assignment_id: int, annotator, body: dict, idempotency_key: str |
         flags=clean.flags, rationale=clean.rationale, duration_ms=clean.duration_ms,
         idempotency_key=idempotency_key or None, now=now,
     )
+    done, overlap = counted
+    if done == overlap and not held.is_gold:
+        # This label completed the item (gold has no overlap): the only submit that pays
+        # for the webhook lookup.
+        emit(project=held.project_id, event="item.completed", payload={
+            "item": held.item_id, "annotations": done, "overlap": overlap,
+            "annotation": annotation_id, "completed_at": now})
     practice = None
     if held.is_practice:
         practice = _practice_feedback(held=held, ranking=clean.ranking, annotator=annotator,

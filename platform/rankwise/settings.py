@@ -284,9 +284,13 @@ CELERY_BEAT_SCHEDULE = {
     "recover-training-runs": {"task": "training.recover_runs", "schedule": 60.0,
                               "options": {"queue": "celery"}},
     "recover-import-jobs": {"task": "annotation.recover_import_jobs", "schedule": 60.0},
+    "recover-snapshots": {"task": "annotation.recover_snapshots", "schedule": 60.0},
     # Consensus and trust of every project whose labels or reviews changed (debounced).
     "recompute-changed-quality": {"task": "annotation.recompute_changed_quality",
                                   "schedule": 30.0},
+    # Webhook retries whose backoff has passed (the rows are the schedule: no ETA tasks).
+    "resend-webhook-deliveries": {"task": "annotation.resend_webhook_deliveries",
+                                  "schedule": 10.0},
 }
 WORKER_HEARTBEAT_MAX_AGE = 90  # seconds; /healthz calls the worker down past this
 # Each worker process writes its heartbeat row this often; a process silent for
@@ -294,6 +298,16 @@ WORKER_HEARTBEAT_MAX_AGE = 90  # seconds; /healthz calls the worker down past th
 WORKER_HEARTBEAT_INTERVAL = float(os.environ.get("RANKWISE_WORKER_HEARTBEAT_SECONDS", "15"))
 WORKER_LOST_AFTER = 120  # seconds
 RESEND_AFTER = 60  # seconds: a queued row no worker started by then is sent again
+# Webhooks (annotation/webhooks): each attempt has one deadline; a failed one is retried
+# after WEBHOOK_RETRY_SECONDS × 2^(attempts-1), at most WEBHOOK_RETRY_MAX_SECONDS, until
+# WEBHOOK_MAX_ATTEMPTS. Private, loopback and link-local destinations (this machine, the
+# cloud metadata address, the database's network) are refused unless allowed: allowed in
+# the local profile, refused by default in production (server-side request forgery).
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("RANKWISE_WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("RANKWISE_WEBHOOK_MAX_ATTEMPTS", "6"))
+WEBHOOK_RETRY_SECONDS = 10.0
+WEBHOOK_RETRY_MAX_SECONDS = 3600.0
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env_bool("RANKWISE_WEBHOOK_ALLOW_PRIVATE_HOSTS", not PRODUCTION)
 
 # --- Cache ----------------------------------------------------------------------------
 if REDIS_URL:
@@ -347,6 +361,8 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain http
 # --- Rankwise -------------------------------------------------------------------------
 RANKWISE_DEFAULT_LEASE_SECONDS = 30 * 60
 ARTIFACTS_DIR = DATA_DIR / "artifacts"
+# Export snapshots, one folder per snapshot (annotation.exports.snapshots).
+SNAPSHOTS_DIR = DATA_DIR / "snapshots"
 
 LOGGING = {
     "version": 1,

@@ -60,5 +60,8 @@ def seeded_ids(path: str, side, *, annotator: bool) -> dict[str, Any]:
         return {"id": held.pk}
     if path.startswith("/api/v1/training-runs/"):
         return {"id": side.run.pk}
-    ids = {"id": side.project.pk, "member_id": side.peer_membership.pk, "job": str(side.job.pk)}
+    if path.startswith("/api/v1/items/"):
+        return {"id": side.gold.pk}
+    ids = {"id": side.project.pk, "member_id": side.peer_membership.pk, "job": str(side.job.pk),
+           "hook_id": side.webhook.pk, "snapshot": str(side.snapshot.pk)}
     return {name: ids[name] for name in names}

@@ -18,7 +18,17 @@ from knox.models import AuthToken
 
 from annotation import services
 from annotation.assignment import services as engine
-from annotation.models import Assignment, ImportJob, Item, Membership, Project, Response
+from annotation.models import (
+    Assignment,
+    ImportJob,
+    Item,
+    Membership,
+    Project,
+    Response,
+    Snapshot,
+    Webhook,
+    WebhookDelivery,
+)
 from training.models import TrainingRun
 
 PASSWORD = "correct-horse-battery-staple"
@@ -79,6 +89,8 @@ class Side:
     gold: Item
     job: ImportJob
     run: TrainingRun
+    webhook: Webhook
+    snapshot: Snapshot  # queued: its files are never built in the seeded world
 
 
 @dataclass
@@ -148,10 +160,17 @@ def _side(tag: str, manager, annotator, peer, others: list, staff) -> Side:
     run = TrainingRun.objects.create(project=project, status="failed", requested_by=manager,
                                      error=f"{tag}-trace-q7 error",
                                      traceback=f"Traceback: {tag}-trace-q7")
+    webhook = Webhook.objects.create(project=project, url=f"https://{tag}.example.com/hook",
+                                     secret=f"{tag}-secret-q7-long-enough",
+                                     events=["snapshot.ready"], created_by=manager)
+    WebhookDelivery.objects.create(webhook=webhook, event="snapshot.ready", payload={},
+                                   status="failed", error=f"{tag}-trace-q7")
+    snapshot = Snapshot.objects.create(project=project, created_by=manager, format="trl",
+                                       params={"format": "trl"})
     project.refresh_from_db()
     return Side(project=project, leased=task.assignment, submitted=submitted,
                 peer_assignment=peer_assignment, peer_membership=peer_membership, gold=gold,
-                job=job, run=run)
+                job=job, run=run, webhook=webhook, snapshot=snapshot)
 
 
 def build_world(*, password: str = PASSWORD, tokens: bool = True) -> World:

@@ -105,6 +105,21 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("api/v1/projects/<id:pk>/consensus/", "post"): Rule(MANAGER, 202, {}),
     ("api/v1/projects/<id:pk>/members/<id:member_id>/", "patch"): Rule(
         MANAGER, 200, {"status": "paused", "reason": "checking their labels"}),
+    ("api/v1/projects/<id:pk>/webhooks/", "get"): Rule(MANAGER, 200),
+    ("api/v1/projects/<id:pk>/webhooks/", "post"): Rule(MANAGER, 201, {
+        "url": "https://hooks.example.com/in", "secret": "a-secret-of-sufficient-length",
+        "events": ["snapshot.ready"]}),
+    ("api/v1/projects/<id:pk>/webhooks/<id:hook_id>/", "get"): Rule(MANAGER, 200),
+    ("api/v1/projects/<id:pk>/webhooks/<id:hook_id>/", "delete"): Rule(MANAGER, 204),
+    ("api/v1/projects/<id:pk>/webhooks/<id:hook_id>/deliveries/", "get"): Rule(MANAGER, 200),
+    ("api/v1/projects/<id:pk>/webhooks/<id:hook_id>/test/", "post"): Rule(MANAGER, 202, {}),
+    ("api/v1/projects/<id:pk>/export/", "get"): Rule(REVIEWER, 200),
+    ("api/v1/projects/<id:pk>/export/count/", "get"): Rule(REVIEWER, 200),
+    ("api/v1/projects/<id:pk>/snapshots/", "get"): Rule(REVIEWER, 200),
+    ("api/v1/projects/<id:pk>/snapshots/", "post"): Rule(MANAGER, 202, {"format": "trl"}),
+    ("api/v1/projects/<id:pk>/snapshots/<uuid:snapshot>/", "get"): Rule(REVIEWER, 200),
+    # 409: the seeded snapshot is still queued, which only callers who may download learn.
+    ("api/v1/projects/<id:pk>/snapshots/<uuid:snapshot>/download/", "get"): Rule(REVIEWER, 409),
     ("api/v1/items/<id:pk>/", "get"): Rule(REVIEWER, 200),
     ("api/v1/items/<id:pk>/review/", "post"): Rule(
         REVIEWER, 201, lambda side: {"decision": "rank", "ranking": [
@@ -126,6 +141,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("projects/<id:pk>/models/", "get"): Rule(REVIEWER, 200),
     ("projects/<id:pk>/dashboard/", "get"): Rule(REVIEWER, 200, page_refusal=403),
     ("projects/<id:pk>/review/", "get"): Rule(REVIEWER, 200, page_refusal=403),
+    ("projects/<id:pk>/export/", "get"): Rule(MANAGER, 200, page_refusal=403),
     ("projects/<id:pk>/models/train/", "post"): Rule(MANAGER, 302, {"mode": "head"}, kind="form"),
     ("admin/login/", "get"): Rule(PUBLIC, 200, by_role={"staff": 302}),
 }
@@ -203,7 +219,8 @@ def params(route: str, world, side_name: str) -> dict:
         return {"pk": side.run.pk}
     if route.startswith("api/v1/items/"):
         return {"pk": side.gold.pk}
-    return {"pk": side.project.pk, "member_id": side.peer_membership.pk, "job": side.job.pk}
+    return {"pk": side.project.pk, "member_id": side.peer_membership.pk, "job": side.job.pk,
+            "hook_id": side.webhook.pk, "snapshot": side.snapshot.pk}
 
 
 # --- calling -------------------------------------------------------------------------------
@@ -309,7 +326,8 @@ def test_every_route_has_an_entry():
 def test_the_matrix_is_wide():
     one = SimpleNamespace(pk=1)
     side = SimpleNamespace(project=one, leased=one, submitted=one, peer_assignment=one,
-                           peer_membership=one, job=one, run=one, gold=one)
+                           peer_membership=one, job=one, run=one, gold=one,
+                           webhook=one, snapshot=one)
     world = SimpleNamespace(a=side, b=side, users={"peer": one}, side=lambda name: side)
     calls = sum(len(variants(route, method, world)) for route, method in TABLE)
     admin = [route for route, _ in routes("admin/") if covered(route)]
