@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from rankwise.errors import Conflict, NotFound, ValidationFailed
@@ -196,28 +196,31 @@ def skip_assignment(*, assignment_id: int, annotator, reason: Any = "",
     if problem := text_problem(reason):
         raise ValidationFailed.of_fields({"reason": f"reason {problem}"})
     now = now or timezone.now()
-    with transaction.atomic():
-        assignment = (
-            Assignment.objects.filter(pk=assignment_id, annotator=annotator)
-            .select_for_update(of=("self",))
-            .first()
-        )
-        if assignment is None or not Membership.objects.filter(
-            project_id=assignment.project_id, user=annotator
-        ).exists():
-            raise NotFound("No such assignment.")
-        if assignment.status == Status.SKIPPED:
-            return assignment
-        if assignment.status == Status.SUBMITTED:
-            raise Conflict("This assignment was already submitted; it cannot be skipped.",
-                           code="already_submitted")
-        if assignment.status == Status.LEASED:
-            Item.objects.filter(pk=assignment.item_id).update(
-                **counter_update(live=-1)
-            )
-        Assignment.objects.filter(pk=assignment.pk).update(
-            status=Status.SKIPPED, skip_reason=reason, finished_at=now
-        )
-        assignment.status, assignment.skip_reason, assignment.finished_at = (
-            Status.SKIPPED, reason, now)
+    # Like a submit, a skip that loses a deadlock to a concurrent claim is run again.
+    return retrying(lambda: _skip(assignment_id=assignment_id, annotator=annotator,
+                                  reason=reason, now=now), retry_integrity_errors=False)
+
+
+def _skip(*, assignment_id: int, annotator, reason: str, now: datetime) -> Assignment:
+    assignment = (
+        Assignment.objects.filter(pk=assignment_id, annotator=annotator)
+        .select_for_update(of=("self",))
+        .first()
+    )
+    if assignment is None or not Membership.objects.filter(
+        project_id=assignment.project_id, user=annotator
+    ).exists():
+        raise NotFound("No such assignment.")
+    if assignment.status == Status.SKIPPED:
         return assignment
+    if assignment.status == Status.SUBMITTED:
+        raise Conflict("This assignment was already submitted; it cannot be skipped.",
+                       code="already_submitted")
+    if assignment.status == Status.LEASED:
+        Item.objects.filter(pk=assignment.item_id).update(**counter_update(live=-1))
+    Assignment.objects.filter(pk=assignment.pk).update(
+        status=Status.SKIPPED, skip_reason=reason, finished_at=now
+    )
+    assignment.status, assignment.skip_reason, assignment.finished_at = (
+        Status.SKIPPED, reason, now)
+    return assignment
