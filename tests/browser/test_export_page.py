@@ -150,7 +150,8 @@ def test_a_manager_filters_previews_downloads_and_snapshots(
     assert "ties=keep" in ready.inner_text()
     assert ready.locator("a[data-file]").evaluate_all(
         "links => links.map(a => a.dataset.file)") == ["jsonl", "parquet", "card"]
-    ready.scroll_into_view_if_needed()
+    # The list is drawn again while it polls: scroll its card, not a row that may be redrawn.
+    page.locator("#snapshots").scroll_into_view_if_needed()
     shot(page, "snapshot-ready")
     with page.expect_download() as snapshot_download:
         ready.locator("a[data-file=jsonl]").click()
