@@ -438,3 +438,4 @@ class AuditLog(models.Model):
 from .exports.models import Snapshot  # noqa: E402, F401
 from .quality.models import Consensus  # noqa: E402, F401
 from .webhooks.models import Webhook, WebhookDelivery  # noqa: E402, F401
+from .prompts.models import PendingPrompt  # noqa: E402, F401

@@ -207,9 +207,96 @@ class ExportSettings(Section):
                            "license id such as cc-by-4.0, or 'other')")
 
 
+# The DPO trainer's own parameters (training.policy.PolicyConfig; a test keeps the two
+# lists equal). None: the trainer's default.
+POLICY_TRAINER_PARAMETERS = {
+    "backbone": setting(None, max_chars=4096),
+    "lora": setting(None),
+    "lora_r": setting(None, min=1, max=1024),
+    "lora_alpha": setting(None, min=1, max=4096),
+    "loss_type": setting(None, choices=("sigmoid", "ipo", "hinge", "robust")),
+    "beta": setting(None, min=1e-4, max=100.0),
+    "label_smoothing": setting(None, min=0.0, max=0.49),
+    "device": setting(None, max_chars=64),
+    "vocab_size": setting(None, min=260, max=200_000),
+    "d_model": setting(None, min=8, max=8192),
+    "n_layers": setting(None, min=1, max=128),
+    "n_heads": setting(None, min=1, max=128),
+    "d_ff": setting(None, min=8, max=32768),
+    "max_prompt_tokens": setting(None, min=1, max=32768),
+    "max_response_tokens": setting(None, min=1, max=32768),
+    "sft_epochs": setting(None, min=0, max=1000),
+    "sft_lr": setting(None, min=1e-8, max=1.0),
+    "sft_on_prompt": setting(None),
+    "dpo_epochs": setting(None, min=1, max=1000),
+    "dpo_lr": setting(None, min=1e-8, max=1.0),
+    "batch_size": setting(None, min=1, max=4096),
+    "max_steps": setting(None, min=1, max=10_000_000),
+    "warmup_steps": setting(None, min=0, max=1_000_000),
+    "weight_decay": setting(None, min=0.0, max=10.0),
+    "grad_clip": setting(None, min=0.0, max=1000.0),
+}
+
+
 @dataclass(frozen=True)
 class PolicySettings(Section):
-    """Policy training settings (filled in by the policy features)."""
+    """DPO policy training and proposals (README "Policies")."""
+
+    auto: bool = setting(False, doc="let the scheduler train a policy when enough new labels "
+                         "arrived")
+    interval_minutes: float = setting(360, min=0, doc="at most one scheduled policy run per "
+                                      "interval")
+    min_new_comparisons: int = setting(500, min=0, doc="new annotations needed since the last "
+                                       "policy run")
+    min_improvement: float = setting(0.0, min=-1.0, max=1.0, doc="held-out rewards/accuracies "
+                                     "a new policy must gain over the active one")
+    eval_fraction: float = setting(0.1, min=0.01, max=0.9, doc="share of items held out (split "
+                                   "by item)")
+    seed: int = setting(0, min=0, max=2**31 - 1)
+    stale_minutes: float = setting(240, min=1, doc="a running policy run silent this long lost "
+                                   "its worker")
+    iterative: bool = setting(False, doc="start each run from the active policy, which becomes "
+                              "the reference (iterative DPO)")
+    propose: bool = setting(False, doc="the active policy writes responses for imported "
+                            "prompts, which then enter the annotation queue")
+    candidates: int | None = setting(None, min=2, max=16, doc="responses proposed per prompt "
+                                     "(None: the project's K)")
+    max_new_tokens: int = setting(96, min=1, max=1024, doc="length of proposed responses")
+    temperature: float = setting(1.0, min=0.0, max=5.0, doc="sampling temperature of proposals")
+    top_p: float = setting(0.95, min=0.01, max=1.0, doc="nucleus sampling of proposals")
+    comparison_prompts: int = setting(16, min=0, max=200, doc="held-out prompts the reference "
+                                      "and the policy answer after each run")
+    backbone: str | None = POLICY_TRAINER_PARAMETERS["backbone"]
+    lora: bool | None = POLICY_TRAINER_PARAMETERS["lora"]
+    lora_r: int | None = POLICY_TRAINER_PARAMETERS["lora_r"]
+    lora_alpha: int | None = POLICY_TRAINER_PARAMETERS["lora_alpha"]
+    loss_type: str | None = POLICY_TRAINER_PARAMETERS["loss_type"]
+    beta: float | None = POLICY_TRAINER_PARAMETERS["beta"]
+    label_smoothing: float | None = POLICY_TRAINER_PARAMETERS["label_smoothing"]
+    device: str | None = POLICY_TRAINER_PARAMETERS["device"]
+    vocab_size: int | None = POLICY_TRAINER_PARAMETERS["vocab_size"]
+    d_model: int | None = POLICY_TRAINER_PARAMETERS["d_model"]
+    n_layers: int | None = POLICY_TRAINER_PARAMETERS["n_layers"]
+    n_heads: int | None = POLICY_TRAINER_PARAMETERS["n_heads"]
+    d_ff: int | None = POLICY_TRAINER_PARAMETERS["d_ff"]
+    max_prompt_tokens: int | None = POLICY_TRAINER_PARAMETERS["max_prompt_tokens"]
+    max_response_tokens: int | None = POLICY_TRAINER_PARAMETERS["max_response_tokens"]
+    sft_epochs: int | None = POLICY_TRAINER_PARAMETERS["sft_epochs"]
+    sft_lr: float | None = POLICY_TRAINER_PARAMETERS["sft_lr"]
+    sft_on_prompt: bool | None = POLICY_TRAINER_PARAMETERS["sft_on_prompt"]
+    dpo_epochs: int | None = POLICY_TRAINER_PARAMETERS["dpo_epochs"]
+    dpo_lr: float | None = POLICY_TRAINER_PARAMETERS["dpo_lr"]
+    batch_size: int | None = POLICY_TRAINER_PARAMETERS["batch_size"]
+    max_steps: int | None = POLICY_TRAINER_PARAMETERS["max_steps"]
+    warmup_steps: int | None = POLICY_TRAINER_PARAMETERS["warmup_steps"]
+    weight_decay: float | None = POLICY_TRAINER_PARAMETERS["weight_decay"]
+    grad_clip: float | None = POLICY_TRAINER_PARAMETERS["grad_clip"]
+
+    def trainer_params(self) -> dict[str, Any]:
+        """The trainer parameters a manager set, plus ``seed`` and ``eval_fraction``."""
+        params = {name: getattr(self, name) for name in POLICY_TRAINER_PARAMETERS
+                  if name in self.given() and getattr(self, name) is not None}
+        return {**params, "seed": self.seed, "eval_fraction": self.eval_fraction}
 
 
 @dataclass(frozen=True)

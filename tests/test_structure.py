@@ -15,7 +15,7 @@ MAX_LINES = 500
 ANNOTATION_API = (
     "annotation.models", "annotation.permissions", "annotation.services",
     "annotation.selectors", "annotation.project_settings", "annotation.quality",
-    "annotation.imports.formats",
+    "annotation.imports.formats", "annotation.prompts",
 )
 
 

@@ -40,20 +40,31 @@ class RewardModelSerializer(DocumentedJSONFields, serializers.ModelSerializer):
 
 class TrainingRunSerializer(DocumentedJSONFields, serializers.ModelSerializer):
     reward_model = serializers.SerializerMethodField()
+    policy = serializers.SerializerMethodField()
 
     class Meta:
         model = TrainingRun
         fields = ["id", "project", "kind", "status", "progress", "loss_curve", "metrics",
                   "params", "outcome", "error", "traceback", "attempts", "triggered_by",
-                  "n_comparisons", "reward_model", "created_at", "started_at", "finished_at"]
+                  "n_comparisons", "reward_model", "policy", "created_at", "started_at",
+                  "finished_at"]
         json_schemas = {"loss_curve": LOSS_CURVE, "metrics": JSON_OBJECT, "params": JSON_OBJECT}
 
     def get_reward_model(self, obj: TrainingRun) -> dict | None:
-        version = getattr(obj, "model_version", None)
-        if version is None or version.kind != ModelVersion.Kind.REWARD:
-            return None
-        return {"id": version.pk, "version": version.version, "name": version.name,
-                "is_active": version.is_active}
+        """The reward model a reward-model run published."""
+        return _published(obj, ModelVersion.Kind.REWARD)
+
+    def get_policy(self, obj: TrainingRun) -> dict | None:
+        """The policy a policy run published."""
+        return _published(obj, ModelVersion.Kind.POLICY)
+
+
+def _published(run: TrainingRun, kind: str) -> dict | None:
+    version = getattr(run, "model_version", None)
+    if version is None or version.kind != kind:
+        return None
+    return {"id": version.pk, "version": version.version, "name": version.name,
+            "is_active": version.is_active}
 
 
 class TrainRequest(serializers.Serializer):
@@ -135,7 +146,7 @@ class FeedbackAnswer(serializers.Serializer):
     responses = FeedbackRow(many=True)
 
 
-def _body(request) -> dict:
+def json_body(request) -> dict:
     data = request.data
     if data in (None, "") or (hasattr(data, "keys") and not data):
         return {}
@@ -169,7 +180,7 @@ class TrainApi(APIView):
                    "or running.")
     def post(self, request, pk):
         project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)
-        body = TrainRequest(data=_body(request))
+        body = TrainRequest(data=json_body(request))
         body.is_valid(raise_exception=True)
         run = runs.request_training(project=project, actor=request.user,
                                     params=body.validated_data)
@@ -206,7 +217,7 @@ class ScoreApi(APIView):
                    f"characters each, {scoring.MAX_TOTAL_CHARS} characters in all.")
     def post(self, request, pk):
         project = project_for(user=request.user, project_id=pk, at_least=Role.ANNOTATOR)
-        body = ScoreRequest(data=_body(request))
+        body = ScoreRequest(data=json_body(request))
         body.is_valid(raise_exception=True)
         data = body.validated_data
         prompt = prompt_text(prompt=data.get("prompt"), messages=data.get("messages"))

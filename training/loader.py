@@ -2,7 +2,7 @@
 
 The web process serves pages and most of the API without torch; the reward model (torch,
 transformers) loads when a model is first trained, scored or previewed. Django-side modules
-reach it only through :func:`reward`, the one place that imports it, under a lock:
+reach them only through :func:`reward` and :func:`policy`, the one place that imports it, under a lock:
 two threads importing torch and transformers at the same moment can see a module that is
 only half initialised.
 """
@@ -20,6 +20,11 @@ _loaded: dict[str, ModuleType] = {}
 def reward() -> ModuleType:
     """:mod:`training.reward`: ``train``, ``evaluate``, ``load``, ``TrainConfig``, ..."""
     return _load("training.reward")
+
+
+def policy() -> ModuleType:
+    """:mod:`training.policy`: ``train``, ``evaluate``, ``load``, ``PolicyConfig``, ..."""
+    return _load("training.policy")
 
 
 def _load(name: str) -> ModuleType:

@@ -4,7 +4,7 @@ A ``TrainingRun`` is one attempt (queued → running → succeeded | failed) and
 own progress, loss curve and outcome so that the API and UI can follow it. A successful
 run publishes one ``ModelVersion``: an immutable artifact folder under
 ``settings.ARTIFACTS_DIR`` plus the metrics it earned on its evaluation split. Every model
-kind (``reward`` now, ``policy`` next) shares this one table, told apart by ``kind``:
+kind (``reward`` models and DPO ``policy`` models) shares this one table, told apart by ``kind``:
 version numbers count per project and kind, and at most one version per project and kind
 is active; the API's scores, feedback and active learning use the active reward model.
 The rules that write these rows are in :mod:`training.registry` and :mod:`training.runs`.
@@ -24,6 +24,7 @@ from annotation.models import Project
 class TrainingRun(models.Model):
     class Kind(models.TextChoices):
         REWARD_MODEL = "reward_model"
+        POLICY = "policy"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

@@ -10,7 +10,7 @@ training worker is down. It looks at the unfinished runs:
   after that is not made and the run is failed. A worker that was only cut off finds at its
   next progress write (or at publish) that the run is no longer its own, and stops.
 - **running, silent**: whatever its holder, a run whose row stopped changing for the
-  project's ``stale_minutes`` is failed: stuck, or run by a process without a heartbeat
+  project's ``stale_minutes`` (of ``reward_model`` or ``policy``) is failed: stuck, or run by a process without a heartbeat
   (``manage.py train_reward_model``) that died.
 - **queued, not picked up**: queued over ``RESEND_AFTER`` (60 s) ago and still queued (the
   broker was down when it was sent, or the message was lost with a worker): sent again,
@@ -36,12 +36,14 @@ from rankwise import workers
 from rankwise.celery import enqueue_on_commit
 
 from . import registry
-from .models import ModelVersion, TrainingRun
+from .models import TrainingRun
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
-TASK = "training.train_reward_model"
+# The task that executes a run of each kind.
+TASKS = {TrainingRun.Kind.REWARD_MODEL: "training.train_reward_model",
+         TrainingRun.Kind.POLICY: "training.train_policy"}
 
 
 def sweep(*, now: datetime | None = None) -> dict[str, int]:
@@ -62,7 +64,7 @@ def recover_lost_runs(*, project: Project | None = None,
     if project is not None:
         running = running.filter(project=project)
     for run in running.select_related("project"):
-        minutes = float(project_settings(run.project).reward_model.stale_minutes)
+        minutes = float(_stale_minutes(run))
         if run.updated_at < now - timedelta(minutes=minutes):
             counts["failed"] += _end(run, now=now, requeue=False, error=(
                 f"The worker stopped reporting for over {minutes:g} minutes (lost)."))
@@ -77,6 +79,12 @@ def recover_lost_runs(*, project: Project | None = None,
             counts["requeued"] += _end(run, now=now, requeue=True, error=(
                 f"{reason}; queued again (attempt {run.attempts + 1} of {MAX_ATTEMPTS})."))
     return counts
+
+
+def _stale_minutes(run: TrainingRun) -> float:
+    settings_ = project_settings(run.project)
+    section = settings_.policy if run.kind == TrainingRun.Kind.POLICY else settings_.reward_model
+    return section.stale_minutes
 
 
 def _holder_lost(run: TrainingRun, *, now: datetime) -> str | None:
@@ -105,9 +113,9 @@ def _end(run: TrainingRun, *, now: datetime, requeue: bool, error: str) -> int:
                                        updated_at=run.updated_at).update(**changes)
     if ended:
         log.warning("training run %s: %s", run.pk, error)
-        registry.discard_staging(kind=ModelVersion.Kind.REWARD, run=run)
+        registry.discard_staging(kind=registry.model_kind(run.kind), run=run)
         if requeue:
-            _send(run.pk, task_id=task_id)
+            _send(run, task_id=task_id)
     return ended
 
 
@@ -118,15 +126,15 @@ def resend_queued_runs(*, now: datetime | None = None) -> int:
         status=TrainingRun.Status.QUEUED, updated_at__lt=now - timedelta(
             seconds=settings.RESEND_AFTER)).exclude(celery_task_id="")
     sent = 0
-    for run in queued.only("pk", "created_at", "updated_at", "celery_task_id"):
+    for run in queued.only("pk", "kind", "created_at", "updated_at", "celery_task_id"):
         key = f"training_run:{run.pk}:{run.created_at.timestamp()}"
         if workers.resend_due(key, queued_at=run.updated_at, now=now):
-            sent += _send(run.pk, task_id=run.celery_task_id)
+            sent += _send(run, task_id=run.celery_task_id)
     return sent
 
 
-def _send(run_id: int, *, task_id: str) -> int:
+def _send(run: TrainingRun, *, task_id: str) -> int:
     # A send that fails (the broker down) is logged by enqueue_on_commit; the row stays
     # queued and the next sweep sends it again.
-    enqueue_on_commit(TASK, run_id, task_id=task_id)
+    enqueue_on_commit(TASKS[run.kind], run.pk, task_id=task_id)
     return 1

@@ -18,8 +18,9 @@ A crash between the rename and the commit leaves a folder that no row names; the
 publish of that version number replaces it. Only the attempt that still holds its run
 publishes: a worker that was declared lost meanwhile (its run requeued or failed) gets
 :class:`RunNotHeld` and publishes nothing. Activating a version (on publish, or by hand to
-roll back) deactivates the previous one first; for reward models it then queues active
-learning, once committed.
+roll back) deactivates the previous one first; it then queues, once committed, active
+learning for a reward model and new proposals (when the project asks for them) for a
+policy.
 """
 
 from __future__ import annotations
@@ -48,13 +49,20 @@ Kind = ModelVersion.Kind
 
 ARTIFACT_FOLDERS = {Kind.REWARD: "reward_models", Kind.POLICY: "policies"}
 # What a new active model of a kind sets off, by task name.
-ON_ACTIVATION = {Kind.REWARD: "training.score_items_for_active_learning"}
+ON_ACTIVATION = {Kind.REWARD: "training.score_items_for_active_learning",
+                 Kind.POLICY: "training.propose_candidates"}
 STAGING_PREFIX = ".staging-run-"
+# The model kind a run of each kind publishes.
+MODEL_KINDS = {TrainingRun.Kind.REWARD_MODEL: Kind.REWARD, TrainingRun.Kind.POLICY: Kind.POLICY}
 
 
 class RunNotHeld(Conflict):
     """The run is no longer this attempt's: its worker was declared lost, and the run was
     queued again or failed."""
+
+
+def model_kind(run_kind: str) -> str:
+    return MODEL_KINDS[run_kind]
 
 
 def artifacts_root() -> Path:

@@ -2,9 +2,12 @@
 
 The life of a run
 -----------------
-``request_training`` creates a queued ``TrainingRun`` (one unfinished run per project) and,
-once the transaction commits, sends ``training.train_reward_model`` to the ``training``
-queue. ``execute_run`` (called by that task, or in-process by the CLI) claims it, gathers
+``request_training`` (reward models) and ``request_run`` (any kind; DPO policies through
+:mod:`training.policy_runs`) create a queued ``TrainingRun`` (one unfinished run per
+project and kind) and, once the transaction commits, send the kind's task
+(``training.train_reward_model``, ``training.train_policy``) to the ``training`` queue.
+``execute_run`` (called by that task, or in-process by the CLI) claims it; for a reward
+model it gathers
 the comparisons (:mod:`training.data`), splits them by item, trains, evaluates, writes the
 artifacts to a staging folder and hands them to :func:`training.registry.publish`, which
 decides about activation as described there.
@@ -59,6 +62,7 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 MIN_COMPARISONS = 4  # fewer cannot be split into train and eval items
 KIND = ModelVersion.Kind.REWARD
+AUDIT_NAMES = {TrainingRun.Kind.REWARD_MODEL: "reward_model", TrainingRun.Kind.POLICY: "policy"}
 
 
 class RunInProgress(Conflict):
@@ -96,31 +100,38 @@ def request_training(*, project: Project, actor=None, params: dict[str, Any] | N
 
     With ``dispatch`` the Celery task is sent after the commit; the CLI passes False and
     runs it in its own process."""
+    return request_run(project=project, kind=TrainingRun.Kind.REWARD_MODEL, actor=actor,
+                       params=params, triggered_by=triggered_by, dispatch=dispatch)
+
+
+def request_run(*, project: Project, kind: str, actor=None, params: dict[str, Any] | None = None,
+                triggered_by: str = TrainingRun.Trigger.API, dispatch: bool = True) -> TrainingRun:
+    """Queue a run of this kind (one unfinished run per project and kind)."""
     # First and on its own: a lost run requeued here must stay requeued when this
     # request is refused because of it.
     recovery.recover_lost_runs(project=project)
     with transaction.atomic():
-        return _queue_run(project=project, actor=actor, params=params,
+        return _queue_run(project=project, kind=kind, actor=actor, params=params,
                           triggered_by=triggered_by, dispatch=dispatch)
 
 
-def _queue_run(*, project: Project, actor, params: dict[str, Any] | None, triggered_by: str,
-               dispatch: bool) -> TrainingRun:
+def _queue_run(*, project: Project, kind: str, actor, params: dict[str, Any] | None,
+               triggered_by: str, dispatch: bool) -> TrainingRun:
     locked = Project.objects.select_for_update().get(pk=project.pk)
-    busy = selectors.unfinished_run(project=locked)
+    busy = selectors.unfinished_run(project=locked, kind=kind)
     if busy is not None:
         raise RunInProgress(f"Run {busy.pk} of this project is already {busy.status}; wait "
                             f"for it to finish (GET /api/v1/training-runs/{busy.pk}/).")
     run = TrainingRun.objects.create(
-        project=locked, kind=TrainingRun.Kind.REWARD_MODEL, params=dict(params or {}),
+        project=locked, kind=kind, params=dict(params or {}),
         triggered_by=triggered_by,
         requested_by=actor if getattr(actor, "is_authenticated", False) else None,
         celery_task_id=str(uuid.uuid4()) if dispatch else "",
     )
-    audit(actor=actor, action="reward_model.train", project=locked, target=run,
+    audit(actor=actor, action=f"{AUDIT_NAMES[kind]}.train", project=locked, target=run,
           triggered_by=triggered_by, params=run.params)
     if dispatch:
-        enqueue_on_commit("training.train_reward_model", run.pk, task_id=run.celery_task_id)
+        enqueue_on_commit(recovery.TASKS[kind], run.pk, task_id=run.celery_task_id)
     return run
 
 
@@ -215,8 +226,8 @@ def execute_run(*, run_id: int, retry_transient: bool = False, progress_interval
 
     staging: Path | None = None
     try:
-        staging = registry.staging_dir(kind=KIND, run=run)
-        _train_and_publish(run=run, staging=staging, progress=progress, recorder=recorder)
+        staging = registry.staging_dir(kind=registry.model_kind(run.kind), run=run)
+        _trainer_of(run.kind)(run=run, staging=staging, progress=progress, recorder=recorder)
     except TRANSIENT_ERRORS as exc:
         if retry_transient:
             _record_failure(run, exc, recorder, status_=TrainingRun.Status.QUEUED)
@@ -254,6 +265,15 @@ def _record_failure(run: TrainingRun, exc: BaseException, recorder: ProgressReco
         )
     except DatabaseError:
         log.exception("training run %s: could not record the failure", run.pk)
+
+
+def _trainer_of(kind: str):
+    """What trains and publishes a run of this kind."""
+    if kind == TrainingRun.Kind.POLICY:
+        # Imported here: policy_runs builds on this module's run machinery.
+        from . import policy_runs
+        return policy_runs.train_and_publish
+    return _train_and_publish
 
 
 def _train_and_publish(*, run: TrainingRun, staging: Path, progress,

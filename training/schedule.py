@@ -1,9 +1,10 @@
-"""The beat schedule: when a project's reward model retrains by itself.
+"""The beat schedule: when a project's reward model and its policy retrain by themselves.
 
-Beat calls :func:`maybe_train_all` every minute. A project takes part when its
-``reward_model.auto`` setting is on; it gets a run when ``interval_minutes`` have passed
-since its last run and at least ``min_new_comparisons`` annotations arrived after the data
-that run saw. Cheap on purpose: a few indexed queries and one COUNT per project.
+Beat calls :func:`maybe_train_all` every minute for each kind. A project takes part when
+the kind's ``auto`` setting is on (``reward_model.auto``, ``policy.auto``); it gets a run
+when that section's ``interval_minutes`` have passed since its last run of the kind and at
+least ``min_new_comparisons`` annotations arrived after the data that run saw. Cheap on
+purpose: a few indexed queries and one COUNT per project.
 """
 
 from __future__ import annotations
@@ -15,20 +16,25 @@ from django.utils import timezone
 from annotation.models import Project
 from annotation.project_settings import project_settings
 
-from . import data, recovery, runs, selectors
+from . import data, policy_runs, recovery, runs, selectors
 from .models import TrainingRun
 
 
-def maybe_train(*, project: Project, now=None) -> TrainingRun | None:
-    """Start a run for the project when its schedule and new data call for one."""
-    options = project_settings(project).reward_model
+REWARD, POLICY = TrainingRun.Kind.REWARD_MODEL, TrainingRun.Kind.POLICY
+SECTIONS = {REWARD: "reward_model", POLICY: "policy"}
+
+
+def maybe_train(*, project: Project, kind: str = REWARD, now=None) -> TrainingRun | None:
+    """Start a run of this kind for the project when its schedule and new data call for
+    one."""
+    options = getattr(project_settings(project), SECTIONS[kind])
     if not options.auto:
         return None
     now = now or timezone.now()
     recovery.recover_lost_runs(project=project, now=now)
-    if selectors.unfinished_run(project=project) is not None:
+    if selectors.unfinished_run(project=project, kind=kind) is not None:
         return None
-    last = selectors.latest_run(project=project)
+    last = selectors.latest_run(project=project, kind=kind)
     since = None
     if last is not None:
         if last.created_at > now - timedelta(minutes=float(options.interval_minutes)):
@@ -39,17 +45,22 @@ def maybe_train(*, project: Project, now=None) -> TrainingRun | None:
     if data.new_comparisons_since(project=project, since=since) < max(wanted, 1):
         return None
     try:
+        if kind == POLICY:
+            return policy_runs.request_policy_training(project=project,
+                                                       triggered_by=TrainingRun.Trigger.BEAT)
         return runs.request_training(project=project, triggered_by=TrainingRun.Trigger.BEAT)
     except runs.RunInProgress:
         return None
 
 
-def maybe_train_all() -> list[int]:
-    """Run :func:`maybe_train` for each project with automatic training; the ids of the
-    runs started. (Lost runs of every project are :func:`training.recovery.sweep`'s.)"""
+def maybe_train_all(*, kind: str = REWARD) -> list[int]:
+    """Run :func:`maybe_train` for each project with automatic training of this kind; the
+    ids of the runs started. (Lost runs of every project are
+    :func:`training.recovery.sweep`'s.)"""
     started = []
-    for project in Project.objects.filter(settings__reward_model__auto=True):
-        run = maybe_train(project=project)
+    auto = {f"settings__{SECTIONS[kind]}__auto": True}
+    for project in Project.objects.filter(**auto):
+        run = maybe_train(project=project, kind=kind)
         if run is not None:
             started.append(run.pk)
     return started

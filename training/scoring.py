@@ -1,9 +1,8 @@
 """Using the active reward model: scores, "watch it learn" feedback, active learning.
 
-A published version's files never change, so each process keeps the few most recently
-used models loaded (:func:`scorer_for`), each loaded once even when several threads ask
-for it at the same moment. A loaded model is shared between threads, one call at a time
-(:func:`scorer_lock`): Hugging Face fast tokenizers are not safe to share mid-call.
+Each process keeps the few most recently used reward models loaded (:func:`scorer_for`,
+:mod:`training.loaded_models`), shared between threads one call at a time
+(:func:`scorer_lock`).
 
 What one call may cost is bounded: the API takes at most ``MAX_RESPONSES`` responses of
 ``MAX_TEXT_CHARS`` characters each and ``MAX_TOTAL_CHARS`` in all, and the encoder cuts
@@ -14,8 +13,6 @@ text of a few thousand characters, here and in feedback on stored items.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from annotation.models import Annotation, Assignment, Item, Project, Response
@@ -25,6 +22,7 @@ from annotation.services import record_uncertainty
 from rankwise.errors import Conflict, NotFound
 
 from . import loader, selectors
+from .loaded_models import LoadedModels
 from .models import ModelVersion
 from .prompts import prompt_text
 
@@ -35,61 +33,27 @@ MAX_TEXT_CHARS = 20_000  # the prompt, each message and each response
 MAX_TOTAL_CHARS = 100_000  # the prompt (or messages) and the responses together
 MAX_MESSAGES = 50
 
-_scorers: OrderedDict[tuple[int, str, str], Any] = OrderedDict()
-_scorers_lock = threading.Lock()
-_call_locks: dict[tuple[int, str, str], threading.Lock] = {}
-_load_locks: dict[tuple[int, str, str], threading.Lock] = {}
+_scorers = LoadedModels(lambda version: loader.reward().load(version.directory),
+                        size=SCORER_CACHE_SIZE)
 
 
 class NoActiveModel(Conflict):
     """Scoring needs an active reward model and the project has none."""
 
 
-# --- the loaded models ----------------------------------------------------------------------
-
-
-def _scorer_key(version: ModelVersion) -> tuple[int, str, str]:
-    # A version's files never change; the folder and creation time also tell apart rows
-    # that reuse an id (a database restored or recreated beside old artifacts).
-    return (version.pk, str(version.directory), version.created_at.isoformat())
-
-
 def scorer_for(version: ModelVersion):
     """The loaded model of a reward-model version, cached per process (the few most
     recent ones)."""
-    key = _scorer_key(version)
-    with _scorers_lock:
-        if key in _scorers:
-            _scorers.move_to_end(key)
-            return _scorers[key]
-        loading = _load_locks.setdefault(key, threading.Lock())
-    # One thread loads; the others of the first burst wait for its model, not a copy each.
-    with loading:
-        with _scorers_lock:
-            if key in _scorers:
-                return _scorers[key]
-        scorer = loader.reward().load(version.directory)
-        with _scorers_lock:
-            _scorers[key] = scorer
-            _call_locks.setdefault(key, threading.Lock())
-            _load_locks.pop(key, None)
-            while len(_scorers) > SCORER_CACHE_SIZE:
-                old, _ = _scorers.popitem(last=False)
-                _call_locks.pop(old, None)
-    return scorer
+    return _scorers.get(version)
 
 
-def scorer_lock(version: ModelVersion) -> threading.Lock:
+def scorer_lock(version: ModelVersion):
     """The lock to hold while calling the version's loaded model."""
-    with _scorers_lock:
-        return _call_locks.setdefault(_scorer_key(version), threading.Lock())
+    return _scorers.lock(version)
 
 
 def clear_scorer_cache() -> None:
-    with _scorers_lock:
-        _scorers.clear()
-        _call_locks.clear()
-        _load_locks.clear()
+    _scorers.clear()
 
 
 def evaluate_version(version: ModelVersion, comparisons, *, cache=None) -> dict[str, Any]:

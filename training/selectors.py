@@ -22,15 +22,19 @@ def versions_of(*, project: Project, kind: str) -> QuerySet[ModelVersion]:
             .select_related("training_run"))
 
 
-def training_runs_of(*, project: Project) -> QuerySet[TrainingRun]:
-    return TrainingRun.objects.filter(project=project, kind=TrainingRun.Kind.REWARD_MODEL)
+def training_runs_of(*, project: Project,
+                     kind: str = TrainingRun.Kind.REWARD_MODEL) -> QuerySet[TrainingRun]:
+    return TrainingRun.objects.filter(project=project, kind=kind)
 
 
-def latest_run(*, project: Project) -> TrainingRun | None:
-    return training_runs_of(project=project).order_by("-created_at", "-id").first()
+def latest_run(*, project: Project, kind: str = TrainingRun.Kind.REWARD_MODEL) -> TrainingRun | None:
+    return training_runs_of(project=project, kind=kind).order_by("-created_at", "-id").first()
 
 
-def unfinished_run(*, project: Project) -> TrainingRun | None:
-    return (training_runs_of(project=project)
+def unfinished_run(*, project: Project,
+                   kind: str = TrainingRun.Kind.REWARD_MODEL) -> TrainingRun | None:
+    """The project's queued or running run of this kind (one reward-model run and one
+    policy run may run side by side)."""
+    return (training_runs_of(project=project, kind=kind)
             .filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING])
             .order_by("-id").first())

@@ -40,6 +40,9 @@ ImportQuery = type("ImportQuery", (serializers.Serializer,), {
 
 ImportResult = inline_serializer("ItemImportResult", {
     "created": serializers.IntegerField(help_text="Items stored."),
+    "prompts": serializers.IntegerField(
+        help_text="Prompts stored alone (format prompts): they wait for the active policy to "
+                  "propose responses, then become items."),
     "duplicates": serializers.IntegerField(
         help_text="Lines whose prompt and responses (in any order) were already in the file "
                   "or the project; not stored."),
@@ -109,7 +112,9 @@ class ItemImportApi(APIView):
         ),
         parameters=[
             OpenApiParameter("format", str, enum=list(services.FORMATS), default="native",
-                             description="Line format. hh-rlhf and trl need a project with K=2."),
+                             description="Line format. hh-rlhf and trl need a project with K=2; "
+                                         "prompts: prompts alone, for the active policy to "
+                                         "propose responses to."),
             OpenApiParameter("labels", str, enum=list(services.LABELS),
                              description="imported (default for hh-rlhf and trl): store each "
                                          "line's preference as an annotation with source "

@@ -36,6 +36,11 @@ Formats:
     "rejected"}`` of two whole conversations that share everything but the last assistant
     message. Other keys go to ``meta``.
 
+``prompts``
+    ``{"prompt": str | "messages": [...], "meta"?: {...}}``: a prompt alone, for the active
+    policy to propose responses to (``annotation.prompts``). It is not an item until it
+    has them, so the annotation queue never serves it.
+
 ``hh-rlhf`` and ``trl`` lines carry a preference: chosen ≻ rejected, or a tie when both
 responses are the same text (a choice between identical texts says nothing).
 
@@ -437,9 +442,25 @@ def parse_trl(obj: Any, *, k: int = 2) -> ItemRecord:
     )
 
 
+PROMPT_KEYS = {"prompt", "messages", "meta"}
+
+
+def parse_prompt(obj: Any, *, k: int = 0) -> ItemRecord:
+    """A ``prompts`` line: the prompt or conversation of a native line, no responses."""
+    _not_an_object(obj)
+    unknown = sorted(set(obj) - PROMPT_KEYS)
+    if unknown:
+        raise LineError(f"Unknown field {unknown[0]!r}; a prompts line has prompt or messages, "
+                        "and meta.")
+    return parse_native({**obj, "responses": []}, k=0)
+
+
 Parser = Callable[..., ItemRecord]
-PARSERS: dict[str, Parser] = {"native": parse_native, "hh-rlhf": parse_hh_rlhf, "trl": parse_trl}
+PARSERS: dict[str, Parser] = {"native": parse_native, "hh-rlhf": parse_hh_rlhf, "trl": parse_trl,
+                              "prompts": parse_prompt}
 # Formats whose lines always hold a pair: they fit only projects with K = 2.
 FIXED_K = {"hh-rlhf": 2, "trl": 2}
 # Whether lines of a format carry a preference that labels=imported would store.
-CARRIES_LABELS = {"native": False, "hh-rlhf": True, "trl": True}
+CARRIES_LABELS = {"native": False, "hh-rlhf": True, "trl": True, "prompts": False}
+# Formats whose lines are prompts alone (stored as annotation.prompts.PendingPrompt).
+PROMPTS_ONLY = {"prompts"}

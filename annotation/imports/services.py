@@ -27,6 +27,8 @@ from rankwise.errors import Conflict, LineErrors, PayloadTooLarge, ValidationFai
 from rankwise.text import json_problem
 
 from ..models import Annotation, Item, Project, Response
+from ..prompts.models import PendingPrompt
+from ..prompts.services import store_prompts
 from ..services import audit
 from . import formats, reader
 from .formats import ItemRecord, LineError
@@ -182,7 +184,8 @@ def import_items(*, actor, project: Project, source: BinaryIO, format: str,
                  on_progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Import a JSON Lines stream into the project: all lines or none.
 
-    Returns ``{"created", "duplicates", "imported_labels", "gold", "empty_responses"}``;
+    Returns ``{"created", "prompts", "duplicates", "imported_labels", "gold",
+    "empty_responses"}`` (``prompts``: prompts stored alone by format ``prompts``);
     ``empty_responses`` counts the stored responses with no visible text (the empty string
     or whitespace only), which are imported as they are.
     """
@@ -200,17 +203,23 @@ def write_items(*, actor, project: Project, parsed: ParsedImport, format: str,
             # Imports into one project queue here, so the second sees the first's items
             # as duplicates instead of failing on the unique (project, content_hash).
             Project.objects.select_for_update().filter(pk=project.pk).first()
-            existing = _existing_hashes(project=project,
-                                        hashes=[h for h, _ in parsed.records])
+            existing = _existing_hashes(
+                project=project, hashes=[h for h, _ in parsed.records],
+                model=PendingPrompt if format in formats.PROMPTS_ONLY else Item)
             fresh = [(h, record) for h, record in parsed.records if h not in existing]
-            if connection.vendor == "postgresql" and is_psycopg3:
+            if format in formats.PROMPTS_ONLY:
+                n_labels, n_gold = 0, 0
+                store_prompts(project=project, records=fresh)
+            elif connection.vendor == "postgresql" and is_psycopg3:
                 n_labels, n_gold = _copy_items(project=project, records=fresh,
                                                store_labels=labels == "imported")
             else:
                 n_labels, n_gold = _create_items(project=project, records=fresh,
                                                  store_labels=labels == "imported")
+            prompts_only = format in formats.PROMPTS_ONLY
             result = {
-                "created": len(fresh),
+                "created": 0 if prompts_only else len(fresh),
+                "prompts": len(fresh) if prompts_only else 0,
                 "duplicates": parsed.duplicates + len(parsed.records) - len(fresh),
                 "imported_labels": n_labels,
                 "gold": n_gold,
@@ -225,8 +234,8 @@ def write_items(*, actor, project: Project, parsed: ParsedImport, format: str,
     return result
 
 
-def _existing_hashes(*, project: Project, hashes: list[str]) -> set[str]:
-    if not hashes or not Item.objects.filter(project=project).exists():
+def _existing_hashes(*, project: Project, hashes: list[str], model=Item) -> set[str]:
+    if not hashes or not model.objects.filter(project=project).exists():
         return set()
     found: set[str] = set()
     if connection.vendor == "postgresql":
@@ -235,7 +244,7 @@ def _existing_hashes(*, project: Project, hashes: list[str]) -> set[str]:
         with connection.cursor() as cursor:
             for start in range(0, len(hashes), HASH_QUERY_CHUNK_PG):
                 cursor.execute(
-                    f"SELECT content_hash FROM {Item._meta.db_table} "
+                    f"SELECT content_hash FROM {model._meta.db_table} "
                     "WHERE project_id = %s AND content_hash = ANY(%s)",
                     [project.pk, hashes[start:start + HASH_QUERY_CHUNK_PG]],
                 )
@@ -244,7 +253,7 @@ def _existing_hashes(*, project: Project, hashes: list[str]) -> set[str]:
     for start in range(0, len(hashes), HASH_QUERY_CHUNK):
         chunk = hashes[start:start + HASH_QUERY_CHUNK]
         found.update(
-            Item.objects.filter(project=project, content_hash__in=chunk)
+            model.objects.filter(project=project, content_hash__in=chunk)
             .values_list("content_hash", flat=True)
         )
     return found

@@ -194,10 +194,11 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
-# Scoring and "watch it learn" run the reward model in a web thread: per user.
+# Scoring, "watch it learn" and generation run a model in a web thread: per user.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "score": os.environ.get("RANKWISE_SCORE_RATE", "60/min"),
     "feedback": os.environ.get("RANKWISE_FEEDBACK_RATE", "60/min"),
+    "generate": os.environ.get("RANKWISE_GENERATE_RATE", "30/min"),
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
@@ -206,7 +207,7 @@ if DEBUG:
 SPECTACULAR_SETTINGS = {
     "TITLE": "Rankwise API",
     "DESCRIPTION": "Collect human preference rankings for RLHF; export them for TRL and "
-    "Hugging Face datasets; train reward models.",
+    "Hugging Face datasets; train reward models and DPO policies.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -280,6 +281,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "worker-heartbeat": {"task": "rankwise.heartbeat", "schedule": 20.0},
     "maybe-train-reward-models": {"task": "training.maybe_train_reward_models", "schedule": 60.0},
+    "maybe-train-policies": {"task": "training.maybe_train_policies", "schedule": 60.0},
+    # The active policy writes responses for imported prompts (projects with policy.propose).
+    "propose-candidates": {"task": "training.propose_all_candidates", "schedule": 60.0},
     # On the default queue: lost training runs must be found while training workers are down.
     "recover-training-runs": {"task": "training.recover_runs", "schedule": 60.0,
                               "options": {"queue": "celery"}},

@@ -47,3 +47,12 @@ def json_problem(value: Any, where: str = "") -> tuple[str, str] | None:
         elif isinstance(node, list):
             stack.extend((f"{here}[{i}]", item) for i, item in reversed(list(enumerate(node))))
     return None
+
+
+def storable(value: str) -> str:
+    """``value`` without what could never be stored: NUL characters are dropped and
+    unpaired surrogates replaced (for text a model wrote, which nobody can resend)."""
+    value = value.replace("\x00", "")
+    if value.isascii():
+        return value
+    return value.encode("utf-8", errors="replace").decode("utf-8")

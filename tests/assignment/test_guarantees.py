@@ -364,7 +364,7 @@ def test_an_import_failing_late_leaves_nothing_behind(make_project, monkeypatch,
     monkeypatch.undo()
     again = import_services.import_items(actor=project.created_by, project=project,
                                          source=io.BytesIO(_trl(5)), format="trl")
-    assert again == {"created": 2, "duplicates": 3, "imported_labels": 2, "gold": 0,
+    assert again == {"created": 2, "prompts": 0, "duplicates": 3, "imported_labels": 2, "gold": 0,
                      "empty_responses": 0}
     assert connection.get_autocommit()
 

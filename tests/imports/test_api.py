@@ -36,7 +36,7 @@ def test_native_import_stores_items_responses_and_meta(project_with_roles, post_
     )
     response = post_import(project, body, format="native")
     assert response.status_code == 201, response.content
-    assert response.json() == {"created": 2, "duplicates": 0, "imported_labels": 0, "gold": 0,
+    assert response.json() == {"created": 2, "prompts": 0, "duplicates": 0, "imported_labels": 0, "gold": 0,
                                "empty_responses": 0}
     first, second = Item.objects.filter(project=project).order_by("id")
     assert (first.prompt, first.messages, first.meta) == (
@@ -50,7 +50,7 @@ def test_native_import_stores_items_responses_and_meta(project_with_roles, post_
     log = AuditLog.objects.get(project=project, action="items.import")
     assert log.actor == users["manager"]
     assert log.data == {"format": "native", "labels": "none", "lines": 2, "created": 2,
-                        "duplicates": 0, "imported_labels": 0, "gold": 0, "empty_responses": 0}
+                        "prompts": 0, "duplicates": 0, "imported_labels": 0, "gold": 0, "empty_responses": 0}
 
 
 def test_hh_rlhf_import_stores_the_preference_as_an_import_annotation(project_with_roles,
@@ -58,7 +58,7 @@ def test_hh_rlhf_import_stores_the_preference_as_an_import_annotation(project_wi
     project, _ = project_with_roles
     response = post_import(project, jsonl(HH), format="hh-rlhf")
     assert response.status_code == 201, response.content
-    assert response.json() == {"created": 1, "duplicates": 0, "imported_labels": 1, "gold": 0,
+    assert response.json() == {"created": 1, "prompts": 0, "duplicates": 0, "imported_labels": 1, "gold": 0,
                                "empty_responses": 0}
     item = Item.objects.get(project=project)
     assert item.messages == [{"role": "user", "content": "Hi"}]
@@ -75,7 +75,7 @@ def test_hh_rlhf_import_stores_the_preference_as_an_import_annotation(project_wi
 def test_labels_none_imports_prompts_and_responses_only(project_with_roles, post_import):
     project, _ = project_with_roles
     response = post_import(project, jsonl(HH), format="hh-rlhf", labels="none")
-    assert response.json() == {"created": 1, "duplicates": 0, "imported_labels": 0, "gold": 0,
+    assert response.json() == {"created": 1, "prompts": 0, "duplicates": 0, "imported_labels": 0, "gold": 0,
                                "empty_responses": 0}
     assert counts(project) == {"items": 1, "responses": 2, "annotations": 0}
     assert Item.objects.get(project=project).imported_labels == 0
@@ -93,7 +93,7 @@ def test_trl_standard_conversational_and_implicit_in_one_file(project_with_roles
     )
     response = post_import(project, body, format="trl")
     assert response.status_code == 201, response.content
-    assert response.json() == {"created": 3, "duplicates": 0, "imported_labels": 3, "gold": 0,
+    assert response.json() == {"created": 3, "prompts": 0, "duplicates": 0, "imported_labels": 3, "gold": 0,
                                "empty_responses": 0}
     standard, conversational, implicit = Item.objects.filter(project=project).order_by("id")
     assert standard.prompt == "The sky is" and standard.messages is None
@@ -116,7 +116,7 @@ def test_native_labels_imported_has_nothing_to_import(project_with_roles, post_i
     project, _ = project_with_roles
     response = post_import(project, jsonl({"prompt": "p", "responses": ["a", "b"]}),
                            format="native", labels="imported")
-    assert response.json() == {"created": 1, "duplicates": 0, "imported_labels": 0, "gold": 0,
+    assert response.json() == {"created": 1, "prompts": 0, "duplicates": 0, "imported_labels": 0, "gold": 0,
                                "empty_responses": 0}
 
 
@@ -130,7 +130,7 @@ def test_gold_lines_become_gold_items_ranked_by_response_id(project_k3, client_f
     response = client_for(users["manager"]).post(url(project_k3), data=body,
                                                  content_type="application/x-ndjson")
     assert response.status_code == 201, response.content
-    assert response.json() == {"created": 2, "duplicates": 0, "imported_labels": 0, "gold": 1,
+    assert response.json() == {"created": 2, "prompts": 0, "duplicates": 0, "imported_labels": 0, "gold": 1,
                                "empty_responses": 0}
     gold, plain = Item.objects.filter(project=project_k3).order_by("id")
     a, b, c = response_ids(gold)
@@ -144,7 +144,7 @@ def test_duplicates_within_a_file_including_swapped_order(project_with_roles, po
     project, _ = project_with_roles
     swapped = {"chosen": HH["rejected"], "rejected": HH["chosen"]}
     response = post_import(project, jsonl(HH, HH, swapped), format="hh-rlhf")
-    assert response.json() == {"created": 1, "duplicates": 2, "imported_labels": 1, "gold": 0,
+    assert response.json() == {"created": 1, "prompts": 0, "duplicates": 2, "imported_labels": 1, "gold": 0,
                                "empty_responses": 0}
     item = Item.objects.get(project=project)
     chosen, rejected = response_ids(item)
@@ -164,7 +164,7 @@ def test_duplicates_across_imports_are_not_stored_again(project_with_roles, post
                                         {"chosen": "\n\nHuman: New\n\nAssistant: a",
                                          "rejected": "\n\nHuman: New\n\nAssistant: b"}),
                          format="hh-rlhf")
-    assert second.json() == {"created": 1, "duplicates": 1, "imported_labels": 1, "gold": 0,
+    assert second.json() == {"created": 1, "prompts": 0, "duplicates": 1, "imported_labels": 1, "gold": 0,
                              "empty_responses": 0}
     assert counts(project) == {key: value + (2 if key == "responses" else 1)
                                for key, value in before.items()}
@@ -479,7 +479,7 @@ def test_async_import_runs_in_a_worker_and_reports(project_with_roles, post_impo
     assert status.status_code == 200
     assert set(status.json()) == JOB_KEYS
     assert status.json()["status"] == "done"
-    assert status.json()["result"] == {"created": 1, "duplicates": 0, "imported_labels": 1,
+    assert status.json()["result"] == {"created": 1, "prompts": 0, "duplicates": 0, "imported_labels": 1,
                                        "gold": 0, "empty_responses": 0}
     assert status.json()["detail"] == "" and status.json()["errors"] == []
     row = ImportJob.objects.get(pk=job["id"])

@@ -35,7 +35,7 @@ def test_project_by_name_and_labels_none(project_with_roles, tmp_path):
     path = tmp_path / "pairs.jsonl.gz"
     path.write_bytes(gz(jsonl({"prompt": "p", "chosen": "a", "rejected": "b"})))
     out, _ = run("Helpfulness", path, "--format", "trl", "--labels", "none", "--no-progress")
-    assert json.loads(out.splitlines()[0]) == {"created": 1, "duplicates": 0,
+    assert json.loads(out.splitlines()[0]) == {"created": 1, "prompts": 0, "duplicates": 0,
                                                "imported_labels": 0, "gold": 0,
                                                "empty_responses": 0}
     assert counts(project) == {"items": 1, "responses": 2, "annotations": 0}

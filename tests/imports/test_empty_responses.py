@@ -39,7 +39,7 @@ def texts(record_or_item) -> list[str]:
 
 
 def result(*, created, duplicates=0, imported_labels=0, gold=0, empty_responses) -> dict:
-    return {"created": created, "duplicates": duplicates, "imported_labels": imported_labels,
+    return {"created": created, "prompts": 0, "duplicates": duplicates, "imported_labels": imported_labels,
             "gold": gold, "empty_responses": empty_responses}
 
 

@@ -70,7 +70,7 @@ def test_running_the_same_job_twice_imports_once(project_with_roles, data_dir):
     again = ImportJob.objects.get(pk=job.pk)
     assert again.status == ImportJob.Status.DONE
     # Left alone: a second run would have recorded every line as a duplicate.
-    assert again.result == {"created": 3, "duplicates": 0, "imported_labels": 3, "gold": 0,
+    assert again.result == {"created": 3, "prompts": 0, "duplicates": 0, "imported_labels": 3, "gold": 0,
                             "empty_responses": 0}
     assert again.finished_at == first.finished_at
     assert counts(project) == {"items": 3, "responses": 6, "annotations": 3}

@@ -67,7 +67,7 @@ def test_two_workers_on_one_job_import_it_once(project_with_roles, settings, tmp
     job.refresh_from_db()
     # Had both run it, the second would have recorded all 500 lines as duplicates.
     assert job.status == ImportJob.Status.DONE
-    assert job.result == {"created": 500, "duplicates": 0, "imported_labels": 500, "gold": 0,
+    assert job.result == {"created": 500, "prompts": 0, "duplicates": 0, "imported_labels": 500, "gold": 0,
                           "empty_responses": 0}
     assert counts(project) == {"items": 500, "responses": 1000, "annotations": 500}
     assert not (jobs.jobs_dir() / job.upload_name).exists()

@@ -37,7 +37,7 @@ def test_manager_uploads_a_file_and_sees_the_counts(project_with_roles):
     response = client.post(page(project), {"file": upload(gz(jsonl(HH, HH))),
                                            "format": "hh-rlhf", "labels": ""})
     assert response.status_code == 200
-    assert response.context["result"] == {"created": 1, "duplicates": 1, "imported_labels": 1,
+    assert response.context["result"] == {"created": 1, "prompts": 0, "duplicates": 1, "imported_labels": 1,
                                           "gold": 0, "empty_responses": 0}
     assert b'id="created">1<' in response.content
     assert Annotation.objects.get(item__project=project).source == "import"

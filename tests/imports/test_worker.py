@@ -34,7 +34,7 @@ def test_a_worker_imports_the_upload_and_records_the_outcome(project_with_roles,
                 break
             time.sleep(0.5)
     assert status["status"] == "done", (status, worker.output)
-    assert status["result"] == {"created": 50, "duplicates": 0, "imported_labels": 50,
+    assert status["result"] == {"created": 50, "prompts": 0, "duplicates": 0, "imported_labels": 50,
                                 "gold": 0, "empty_responses": 0}
     assert ImportJob.objects.get(pk=status["id"]).finished_at is not None
     assert counts(project) == {"items": 50, "responses": 100, "annotations": 50}

@@ -20,6 +20,11 @@ def existing(world, route: str, name: str):
         return world["job"].pk
     if name == "member_id":
         return project.memberships.first().pk
+    if name == "version":
+        from training.models import ModelVersion
+
+        return ModelVersion.objects.get_or_create(project=project, kind="policy", version=1,
+                                                  defaults={"artifact_path": "policies/x/1"})[0].version
     if route.startswith("api/v1/projects/"):
         return project.pk
     if route.startswith("api/v1/assignments/"):

@@ -29,7 +29,7 @@ from annotation.models import (
     Webhook,
     WebhookDelivery,
 )
-from training.models import TrainingRun
+from training.models import ModelVersion, TrainingRun
 
 PASSWORD = "correct-horse-battery-staple"
 # The callers of the matrix. "annotator", "reviewer" and "manager" are members of project A;
@@ -91,6 +91,7 @@ class Side:
     run: TrainingRun
     webhook: Webhook
     snapshot: Snapshot  # queued: its files are never built in the seeded world
+    policy: ModelVersion  # an inactive policy version whose files were never written
 
 
 @dataclass
@@ -167,10 +168,16 @@ def _side(tag: str, manager, annotator, peer, others: list, staff) -> Side:
                                    status="failed", error=f"{tag}-trace-q7")
     snapshot = Snapshot.objects.create(project=project, created_by=manager, format="trl",
                                        params={"format": "trl"})
+    # Version numbers count per project: the sides' differ, so that one side's number in
+    # the other's URL names nothing.
+    number = 1 + sum(map(ord, tag)) % 7
+    policy = ModelVersion.objects.create(project=project, kind=ModelVersion.Kind.POLICY,
+                                         version=number,
+                                         artifact_path=f"policies/{tag}-missing/{number}")
     project.refresh_from_db()
     return Side(project=project, leased=task.assignment, submitted=submitted,
                 peer_assignment=peer_assignment, peer_membership=peer_membership, gold=gold,
-                job=job, run=run, webhook=webhook, snapshot=snapshot)
+                job=job, run=run, webhook=webhook, snapshot=snapshot, policy=policy)
 
 
 def build_world(*, password: str = PASSWORD, tokens: bool = True) -> World:

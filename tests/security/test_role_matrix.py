@@ -98,6 +98,12 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("api/v1/projects/<id:pk>/reward-models/score/", "post"): Rule(
         ANNOTATOR, 409, {"prompt": "Hi", "responses": ["a", "b"]}),
     ("api/v1/training-runs/<id:pk>/", "get"): Rule(REVIEWER, 200),
+    ("api/v1/projects/<id:pk>/policies/", "get"): Rule(REVIEWER, 200),
+    ("api/v1/projects/<id:pk>/policies/train/", "post"): Rule(MANAGER, 202, {}),
+    # 409: the seeded projects have no active policy, which only callers who may use one learn.
+    ("api/v1/projects/<id:pk>/policies/generate/", "post"): Rule(REVIEWER, 409, {"prompt": "Hi"}),
+    ("api/v1/projects/<id:pk>/policies/candidates/", "post"): Rule(MANAGER, 409, {}),
+    ("api/v1/projects/<id:pk>/policies/<id:version>/comparison/", "get"): Rule(REVIEWER, 200),
     ("api/v1/projects/<id:pk>/agreement/", "get"): Rule(REVIEWER, 200),
     ("api/v1/projects/<id:pk>/annotators/", "get"): Rule(REVIEWER, 200),
     ("api/v1/projects/<id:pk>/progress/", "get"): Rule(REVIEWER, 200),
@@ -143,6 +149,10 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("projects/<id:pk>/review/", "get"): Rule(REVIEWER, 200, page_refusal=403),
     ("projects/<id:pk>/export/", "get"): Rule(MANAGER, 200, page_refusal=403),
     ("projects/<id:pk>/models/train/", "post"): Rule(MANAGER, 302, {"mode": "head"}, kind="form"),
+    ("projects/<id:pk>/policies/", "get"): Rule(REVIEWER, 200),
+    ("projects/<id:pk>/policies/<id:version>/compare/", "get"): Rule(REVIEWER, 200),
+    ("projects/<id:pk>/policies/train/", "post"): Rule(MANAGER, 302, {}, kind="form"),
+    ("projects/<id:pk>/policies/candidates/", "post"): Rule(MANAGER, 302, {}, kind="form"),
     ("admin/login/", "get"): Rule(PUBLIC, 200, by_role={"staff": 302}),
 }
 # Every other admin route: the admin site's own staff check guards them all alike.
@@ -220,7 +230,8 @@ def params(route: str, world, side_name: str) -> dict:
     if route.startswith("api/v1/items/"):
         return {"pk": side.gold.pk}
     return {"pk": side.project.pk, "member_id": side.peer_membership.pk, "job": side.job.pk,
-            "hook_id": side.webhook.pk, "snapshot": side.snapshot.pk}
+            "hook_id": side.webhook.pk, "snapshot": side.snapshot.pk,
+            "version": side.policy.version}
 
 
 # --- calling -------------------------------------------------------------------------------
@@ -327,7 +338,7 @@ def test_the_matrix_is_wide():
     one = SimpleNamespace(pk=1)
     side = SimpleNamespace(project=one, leased=one, submitted=one, peer_assignment=one,
                            peer_membership=one, job=one, run=one, gold=one,
-                           webhook=one, snapshot=one)
+                           webhook=one, snapshot=one, policy=SimpleNamespace(version=1))
     world = SimpleNamespace(a=side, b=side, users={"peer": one}, side=lambda name: side)
     calls = sum(len(variants(route, method, world)) for route, method in TABLE)
     admin = [route for route, _ in routes("admin/") if covered(route)]

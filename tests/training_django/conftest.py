@@ -90,3 +90,21 @@ def labelled(roles):
     project.save(update_fields=["settings"])
     add_pairs(project, TOPICS[:24])
     return project, users
+
+
+# The tiny policy, small enough to train in seconds: a 1-layer, 32-wide model on a
+# 300-token vocabulary, a few passes of SFT and DPO.
+FAST_POLICY = {"vocab_size": 300, "d_model": 32, "n_layers": 1, "n_heads": 2, "d_ff": 64,
+               "max_prompt_tokens": 32, "max_response_tokens": 40, "sft_epochs": 3,
+               "dpo_epochs": 2, "batch_size": 8, "eval_fraction": 0.25, "seed": 0,
+               "comparison_prompts": 3}
+
+
+@pytest.fixture
+def policy_project(roles):
+    """The roles' project with 24 labelled items and the tiny policy settings."""
+    project, users = roles
+    project.settings = {"reward_model": dict(FAST), "policy": dict(FAST_POLICY)}
+    project.save(update_fields=["settings"])
+    add_pairs(project, TOPICS[:24])
+    return project, users

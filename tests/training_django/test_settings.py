@@ -39,3 +39,25 @@ def test_train_config_is_the_settings_overlaid_with_the_run_params(roles):
     assert (config.mode, config.l2, config.batch_size) == (
         TrainConfig().mode, TrainConfig().l2, TrainConfig().batch_size)
     assert runs.train_config(project=project, params={"eval_fraction": 0.3}).eval_fraction == 0.3
+
+
+def test_policy_trainer_parameters_are_the_policy_config_fields():
+    from annotation.project_settings import POLICY_TRAINER_PARAMETERS, PolicySettings
+    from training.policy import PARAMETERS
+
+    assert set(POLICY_TRAINER_PARAMETERS) == set(PARAMETERS) - RUN_SPLIT
+    settings_fields = {f.name for f in dataclasses.fields(PolicySettings)}
+    assert set(POLICY_TRAINER_PARAMETERS) | RUN_SPLIT <= settings_fields
+
+
+def test_policy_config_is_the_settings_overlaid_with_the_run_params(roles):
+    from training import policy_runs
+    from training.policy import PolicyConfig
+
+    project, _ = roles
+    project.settings = {"policy": {"beta": 0.3, "loss_type": "ipo", "seed": 4, "auto": True}}
+    project.save(update_fields=["settings"])
+    config = policy_runs.train_config(project=project,
+                                      params={"beta": 0.5, "force": True, "algorithm": "dpo"})
+    assert (config.beta, config.loss_type, config.seed) == (0.5, "ipo", 4)
+    assert config.eval_fraction == 0.1 and config.dpo_lr == PolicyConfig().dpo_lr

@@ -12,23 +12,13 @@ import json
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from annotation.models import Project
 from annotation.selectors import project_by_reference
 from rankwise.errors import ApplicationError
 from training import data, loader, runs
+from training.management.progress import execute_with_progress, progress_bar
 from training.models import TrainingRun
-
-
-class ProgressBar(tqdm):
-    """tqdm fed by the trainer's ``progress(fraction, loss)``."""
-
-    def update_to(self, fraction: float, loss: float | None = None) -> None:
-        self.n = round(100 * float(fraction), 1)
-        if loss is not None:
-            self.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
-        self.refresh()
 
 
 class Command(BaseCommand):
@@ -64,21 +54,7 @@ class Command(BaseCommand):
                                         triggered_by=TrainingRun.Trigger.CLI, dispatch=False)
         except ApplicationError as exc:
             raise CommandError(exc.detail) from None
-        bar = self._bar(f"run {run.pk}", disable=no_progress)
-        started = time.perf_counter()
-        run = runs.execute_run(run_id=run.pk, on_progress=bar.update_to)
-        bar.close()
-        seconds = time.perf_counter() - started
-        version = getattr(run, "model_version", None)
-        self.stdout.write(json.dumps({
-            "run": run.pk, "status": run.status, "seconds": round(seconds, 1),
-            "version": version.version if version else None,
-            "active": bool(version and version.is_active), "metrics": run.metrics,
-            "outcome": run.outcome, "error": run.error or None,
-        }))
-        if run.status != TrainingRun.Status.SUCCEEDED:
-            raise CommandError(f"Run {run.pk} failed: {run.error}")
-        self.stdout.write(self.style.SUCCESS(f"Run {run.pk}: {run.outcome}"))
+        execute_with_progress(self, run, no_progress=no_progress)
 
     def _cross_validate(self, project: Project, *, params: dict, folds: int,
                         no_progress: bool) -> None:
@@ -92,7 +68,7 @@ class Command(BaseCommand):
         self.stderr.write(f"{len(labelled.comparisons)} comparisons from "
                           f"{labelled.fingerprint['n_annotations']} annotations; {folds}-fold "
                           f"cross-validation by item, mode {config.mode}")
-        bar = self._bar(f"{folds}-fold CV", disable=no_progress)
+        bar = progress_bar(self, f"{folds}-fold CV", disable=no_progress)
         try:
             result = trainer.cross_validate(
                 [c.to_trainer() for c in labelled.comparisons], config=config, folds=folds,
@@ -115,12 +91,6 @@ class Command(BaseCommand):
             "n_comparisons": len(labelled.comparisons),
             "mode": config.mode, "seconds": round(seconds, 1),
         }))
-
-    def _bar(self, desc: str, *, disable: bool) -> ProgressBar:
-        return ProgressBar(total=100, unit="%", desc=desc, disable=disable,
-                           file=self.stderr._out,
-                           bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}% [{elapsed}<{remaining}]"
-                                      "{postfix}")
 
     def _project(self, ref: str) -> Project:
         try:

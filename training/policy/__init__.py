@@ -1,0 +1,60 @@
+"""Policy training with Direct Preference Optimization (DPO), in plain torch.
+
+Transformers / tokenizers (and peft for LoRA) as libraries, no Django. One idea per file,
+read in this order:
+
+- :mod:`.data` — ``PreferencePair``, ``split_by_item``;
+- :mod:`.config` — ``PolicyConfig`` (strict keys), ``PARAMETERS``;
+- :mod:`.losses` — ``dpo_loss`` (sigmoid / cDPO, hinge, ipo, robust, as TRL 1.16),
+  ``sequence_logps``;
+- :mod:`.backbone` — the tiny Llama and its BPE tokenizer, local HF models, LoRA;
+- :mod:`.sequences` — prompts and responses to padded batches, response log-probs;
+- :mod:`.policy` — ``Policy``: ``logps``, ``generate``, ``generate_many``;
+- :mod:`.trainer` — supervised fine-tuning of the reference, then DPO: ``train``;
+- :mod:`.evaluation` — TRL's reward metrics and a sampled KL: ``evaluate``;
+- :mod:`.checkpoint` — ``save`` / ``load`` of a policy folder.
+
+Stable API (used by the Django side through ``training.loader.policy()``)::
+
+    train(pairs, *, config=PolicyConfig(), progress=None, init=None) -> PolicyResult
+        PolicyResult(policy, seconds, history={"sft": [[step, loss]], "dpo": [...]},
+                     train_metrics={"rewards/chosen", "rewards/rejected",
+                                    "rewards/accuracies", "rewards/margins",
+                                    "logps/chosen", "logps/rejected"})
+    evaluate(policy, pairs, *, beta=None, kl_prompts=16, kl_tokens=32, seed=0) -> dict
+        {"rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins",
+         "logps/chosen", "logps/rejected", "loss", "kl", "n_pairs"}
+    split_by_item(pairs, eval_fraction=0.1, seed=0) -> (train, eval)
+    save(result_or_policy, directory) -> Path;  load(directory, *, device=None) -> Policy
+    Policy.generate(prompt, *, max_new_tokens=64, temperature=1.0, top_p=1.0, seed=None,
+                    reference=False) -> str;  Policy.generate_many(prompt, n, **same)
+    Policy.logps(prompts, responses, *, reference=False) -> Tensor[N]
+    dpo_loss(...) -> (losses, chosen_rewards, rejected_rewards);  sequence_logps(...)
+
+``progress(fraction, loss)`` is called after every step, fraction in [0, 1] over SFT + DPO;
+an exception raised inside it stops training.
+"""
+
+from .checkpoint import load, save
+from .config import LOSS_TYPES, PARAMETERS, PolicyConfig
+from .data import PreferencePair, split_by_item
+from .evaluation import evaluate
+from .losses import dpo_loss, sequence_logps
+from .policy import Policy
+from .trainer import PolicyResult, train
+
+__all__ = [
+    "LOSS_TYPES",
+    "PARAMETERS",
+    "Policy",
+    "PolicyConfig",
+    "PolicyResult",
+    "PreferencePair",
+    "dpo_loss",
+    "evaluate",
+    "load",
+    "save",
+    "sequence_logps",
+    "split_by_item",
+    "train",
+]

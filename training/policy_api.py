@@ -1,0 +1,167 @@
+"""REST views of DPO policies: versions, training, generation, proposals, the comparison.
+Thin: parse, check the role, call one service or selector, shape the answer."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from annotation.permissions import Role, project_for
+
+from . import candidates, generation, policy_runs, selectors
+from .api import RewardModelSerializer, TrainStarted, json_body
+from .models import ModelVersion
+
+
+class PolicySerializer(RewardModelSerializer):
+    """A policy version: metrics under TRL's names (``rewards/accuracies``, ...), ``kl``,
+    ``win_rate``."""
+
+
+class StrictSerializer(serializers.Serializer):
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown parameter."] for name in unknown})
+        return attrs
+
+
+class PolicyTrainRequest(StrictSerializer):
+    """Optional overrides of the project's ``settings["policy"]`` for one run."""
+
+    algorithm = serializers.ChoiceField(["dpo", "rloo", "ppo"], required=False,
+                                        help_text="dpo (default).")
+    loss_type = serializers.ChoiceField(["sigmoid", "ipo", "hinge", "robust"], required=False)
+    beta = serializers.FloatField(min_value=1e-4, max_value=100.0, required=False)
+    label_smoothing = serializers.FloatField(min_value=0.0, max_value=0.49, required=False)
+    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+    force = serializers.BooleanField(required=False,
+                                     help_text="Activate even if not better than the active "
+                                     "policy.")
+
+
+class GenerateRequest(StrictSerializer):
+    prompt = serializers.CharField(max_length=generation.MAX_PROMPT_CHARS, trim_whitespace=False)
+    max_new_tokens = serializers.IntegerField(min_value=1, max_value=generation.MAX_NEW_TOKENS,
+                                              default=64)
+    temperature = serializers.FloatField(min_value=0.0, max_value=5.0, default=1.0,
+                                         help_text="0: greedy.")
+    top_p = serializers.FloatField(min_value=0.01, max_value=1.0, default=1.0)
+    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False,
+                                    allow_null=True, default=None,
+                                    help_text="The same seed and parameters give the same text.")
+    version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False,
+                                       allow_null=True, default=None,
+                                       help_text="A policy version number (default: the "
+                                       "active policy).")
+
+
+class GenerateAnswer(serializers.Serializer):
+    policy_version = serializers.CharField()
+    text = serializers.CharField(allow_blank=True)
+
+
+class CandidatesRequest(StrictSerializer):
+    limit = serializers.IntegerField(min_value=1, max_value=candidates.BATCH, required=False,
+                                     allow_null=True, default=None)
+
+
+class CandidatesAnswer(serializers.Serializer):
+    waiting = serializers.IntegerField(help_text="Prompts waiting for responses.")
+
+
+class ComparisonRow(serializers.Serializer):
+    prompt = serializers.CharField(allow_blank=True)
+    reference = serializers.CharField(allow_blank=True)
+    policy = serializers.CharField(allow_blank=True)
+    reference_score = serializers.FloatField(allow_null=True)
+    policy_score = serializers.FloatField(allow_null=True)
+    winner = serializers.ChoiceField(["policy", "reference", "tie"], allow_null=True)
+
+
+class ComparisonAnswer(serializers.Serializer):
+    version = serializers.CharField()
+    reward_model = serializers.CharField(allow_null=True)
+    win_rate = serializers.FloatField(allow_null=True)
+    n = serializers.IntegerField()
+    rows = ComparisonRow(many=True)
+
+
+class PolicyListApi(generics.ListAPIView):
+    """The project's policy versions, newest first (reviewer or manager)."""
+
+    serializer_class = PolicySerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ModelVersion.objects.none()
+        project = project_for(user=self.request.user, project_id=self.kwargs["pk"],
+                              at_least=Role.REVIEWER)
+        return selectors.versions_of(project=project,
+                                     kind=ModelVersion.Kind.POLICY).order_by("-version")
+
+
+class PolicyTrainApi(APIView):
+    @extend_schema(request=PolicyTrainRequest,
+                   responses={202: TrainStarted,
+                              409: OpenApiResponse(description="A policy run is queued or "
+                                                   "running.")},
+                   description="Queue a DPO policy run (manager); follow it at "
+                   "GET /api/v1/training-runs/{id}/. 409 while one is queued or running.")
+    def post(self, request, pk):
+        project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)
+        body = PolicyTrainRequest(data=json_body(request))
+        body.is_valid(raise_exception=True)
+        run = policy_runs.request_policy_training(project=project, actor=request.user,
+                                                  params=body.validated_data)
+        return Response({"id": run.pk, "run": run.pk, "status": run.status,
+                         "url": f"/api/v1/training-runs/{run.pk}/"},
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class GenerateApi(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "generate"
+
+    @extend_schema(request=GenerateRequest,
+                   responses={200: GenerateAnswer,
+                              404: OpenApiResponse(description="No such policy version."),
+                              409: OpenApiResponse(description="No active policy."),
+                              429: OpenApiResponse(description="Too many requests (per user; "
+                                                   "see Retry-After).")},
+                   description="Sample an answer to a prompt from the active policy (or "
+                   "`version`), reviewer or manager.")
+    def post(self, request, pk):
+        project = project_for(user=request.user, project_id=pk, at_least=Role.REVIEWER)
+        body = GenerateRequest(data=json_body(request))
+        body.is_valid(raise_exception=True)
+        return Response(generation.generate(project=project, **body.validated_data))
+
+
+class CandidatesApi(APIView):
+    @extend_schema(request=CandidatesRequest,
+                   responses={202: CandidatesAnswer,
+                              409: OpenApiResponse(description="No active policy.")},
+                   description="Have the active policy propose responses for the prompts "
+                   "imported alone (format prompts); each becomes an ordinary item (manager).")
+    def post(self, request, pk):
+        project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)
+        body = CandidatesRequest(data=json_body(request))
+        body.is_valid(raise_exception=True)
+        waiting = candidates.request_candidates(project=project, actor=request.user,
+                                                limit=body.validated_data["limit"])
+        return Response({"waiting": waiting}, status=status.HTTP_202_ACCEPTED)
+
+
+class ComparisonApi(APIView):
+    @extend_schema(responses={200: ComparisonAnswer,
+                              404: OpenApiResponse(description="No such policy version.")},
+                   description="Held-out prompts answered by the reference and by this policy "
+                   "version, scored by the active reward model, with the policy's win rate.")
+    def get(self, request, pk, version):
+        project = project_for(user=request.user, project_id=pk, at_least=Role.REVIEWER)
+        found = generation.version_of(project=project, version=version)
+        return Response(generation.comparison(version=found))

@@ -1,0 +1,124 @@
+"""Web UI: a project's DPO policies (reviewers and managers).
+
+The policies page shows the active policy and its held-out metrics, the latest policy run
+(followed live by ``policies.js`` while it runs), every version, and a box that samples the
+active policy through the REST API. Managers also get two forms: train a policy now, and
+generate candidate responses for the prompt-only items. The compare page puts the
+reference's and a version's generations for the held-out prompts side by side, scored by
+the active reward model.
+
+Each view parses, checks the role, calls one service or a few selectors and renders; the
+rules live in :mod:`training.policy_runs`, :mod:`training.generation` and
+:mod:`training.candidates`. A service's :class:`~rankwise.errors.ApplicationError` becomes a
+message on the page the manager comes back to.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from annotation.permissions import RANK, Role
+from annotation.project_settings import project_settings
+from rankwise.errors import ApplicationError
+
+from . import candidates, generation, policy_runs, selectors
+from .models import ModelVersion, TrainingRun
+from .views import _project_for_page, loss_chart
+
+# The "Try the policy" box's starting values: the service's defaults, a fixed seed so that
+# pressing the button twice shows that sampling is reproducible.
+TRY_DEFAULTS = {"max_new_tokens": 64, "temperature": 1.0, "top_p": 1.0, "seed": 0}
+
+# A version's metrics under names a template can read (TRL's names hold a "/").
+SHOWN_METRICS = {
+    "accuracy": "rewards/accuracies", "margin": "rewards/margins",
+    "chosen": "rewards/chosen", "rejected": "rewards/rejected",
+    "kl": "kl", "win_rate": "win_rate", "reward_model": "reward_model",
+    "n_train": "n_train", "n_eval": "n_eval",
+}
+
+
+def shown(version: ModelVersion) -> dict:
+    """The version and its held-out metrics, as the policies page lists them."""
+    metrics = version.metrics or {}
+    return {"version": version, **{name: metrics.get(key) for name, key in SHOWN_METRICS.items()}}
+
+
+@login_required
+def policies_page(request, pk):
+    project, role = _project_for_page(request, pk, Role.REVIEWER)
+    is_manager = RANK[role] >= RANK[Role.MANAGER]
+    run = selectors.latest_run(project=project, kind=TrainingRun.Kind.POLICY)
+    versions = [shown(v) for v in selectors.versions_of(project=project,
+                                                         kind=ModelVersion.Kind.POLICY)
+                .order_by("-version")]
+    return render(request, "training/policies.html", {
+        "project": project,
+        "role": role,
+        "is_manager": is_manager,
+        "versions": versions,
+        "active": next((v for v in versions if v["version"].is_active), None),
+        "reward_model": selectors.active_version(project_id=project.pk,
+                                                 kind=ModelVersion.Kind.REWARD),
+        "run": run,
+        "run_live": run is not None and not run.is_finished,
+        "chart": loss_chart(run.loss_curve) if run is not None else None,
+        "settings": project_settings(project).policy,
+        "pending_prompts": candidates.pending_prompts(project=project) if is_manager else None,
+        "try": TRY_DEFAULTS,
+        "try_limits": {"max_new_tokens": generation.MAX_NEW_TOKENS},
+    })
+
+
+@login_required
+@require_POST
+def train_policy(request, pk):
+    project, _ = _project_for_page(request, pk, Role.MANAGER)
+    params = {"force": True} if request.POST.get("force") == "on" else {}
+    try:
+        run = policy_runs.request_policy_training(project=project, actor=request.user,
+                                                  params=params,
+                                                  triggered_by=TrainingRun.Trigger.API)
+    except ApplicationError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"Policy run {run.pk} queued.")
+    return redirect("policies", pk=project.pk)
+
+
+@login_required
+@require_POST
+def generate_candidates(request, pk):
+    project, _ = _project_for_page(request, pk, Role.MANAGER)
+    try:
+        queued = candidates.request_candidates(project=project, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.detail)
+    else:
+        noun = "prompt" if queued == 1 else "prompts"
+        messages.success(request, f"{queued} {noun} queued for candidate generation.")
+    return redirect("policies", pk=project.pk)
+
+
+@login_required
+def policy_compare(request, pk, version):
+    project, _ = _project_for_page(request, pk, Role.REVIEWER)
+    policy = (selectors.versions_of(project=project, kind=ModelVersion.Kind.POLICY)
+              .filter(version=version).first())
+    if policy is None:
+        raise Http404("No such policy version.")
+    try:
+        result = generation.comparison(version=policy)
+    except ApplicationError as exc:
+        messages.error(request, exc.detail)
+        return redirect("policies", pk=project.pk)
+    return render(request, "training/policy_compare.html", {
+        "project": project,
+        "policy": policy,
+        "comparison": result,
+        "wins": sum(row["winner"] == "policy" for row in result["rows"]),
+    })
