@@ -436,6 +436,6 @@ class AuditLog(models.Model):
 
 # Models that live beside their domain's code; imported here so Django finds them.
 from .exports.models import Snapshot  # noqa: E402, F401
+from .prompts.models import PendingPrompt  # noqa: E402, F401
 from .quality.models import Consensus  # noqa: E402, F401
 from .webhooks.models import Webhook, WebhookDelivery  # noqa: E402, F401
-from .prompts.models import PendingPrompt  # noqa: E402, F401

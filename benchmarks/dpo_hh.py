@@ -10,6 +10,8 @@ what follows is each response. Lines are shuffled with a fixed seed; the first
 
 Fields:
   minutes               wall-clock minutes of train() (tokenizer, SFT, reference cache, DPO)
+  cpu_minutes           CPU minutes of the same (all threads; on a busy box the wall
+                        clock says more about the neighbours than about the code)
   rewards/accuracies    held-out share of pairs with chosen reward > rejected reward
   rewards/margins, rewards/chosen, rewards/rejected, logps/chosen, logps/rejected, loss
   kl                    sampled KL(policy || reference) on 16 held-out prompts
@@ -17,7 +19,7 @@ Fields:
                         "the shorter response is the chosen one" (ties count 1/2)
   ratio                 rewards/accuracies / shorter_wins
   train_accuracy        rewards/accuracies over the last training epoch
-  n_train, n_eval, n_parameters, config (the overrides), load_avg_1m
+  n_train, n_eval, n_parameters, config (the overrides), threads, load_avg_1m
 """
 
 from __future__ import annotations
@@ -94,22 +96,35 @@ def main() -> None:
     ap.add_argument("--train-pairs", type=int, default=2000)
     ap.add_argument("--eval-pairs", type=int, default=None)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (2 cores: 2)")
     args = ap.parse_args()
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(args.threads)
     overrides = dict(item.split("=", 1) for item in args.set)
     overrides = {k: parse_value(v) for k, v in overrides.items()}
     config = PolicyConfig.from_dict(overrides)
     pairs = hh_pairs(args.data)
     random.Random(0).shuffle(pairs)
     train_pairs, eval_pairs = pairs[: args.train_pairs], pairs[2000:][: args.eval_pairs]
-    started = time.perf_counter()
-    result = train(train_pairs, config=config)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    marks = iter(range(1, 21))
+    next_mark = [next(marks)]
+
+    def report(fraction: float, loss: float | None) -> None:
+        # A line on stderr every 5 %, so that a long run can be watched.
+        if fraction * 20 >= next_mark[0]:
+            elapsed = (time.perf_counter() - started) / 60
+            print(f"{fraction:.0%} loss {loss:.4f} {elapsed:.1f} min", file=sys.stderr, flush=True)
+            next_mark[0] = next(marks, 21)
+
+    result = train(train_pairs, config=config, progress=report)
     minutes = (time.perf_counter() - started) / 60
+    cpu_minutes = (time.process_time() - cpu_started) / 60
     metrics = evaluate(result.policy, eval_pairs)
     reference = shorter_wins(eval_pairs)
     out = {
         "benchmark": "dpo_hh",
         "minutes": round(minutes, 2),
+        "cpu_minutes": round(cpu_minutes, 2),
         **{k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()},
         "shorter_wins": round(reference, 4),
         "ratio": round(metrics["rewards/accuracies"] / reference, 4),
@@ -118,6 +133,7 @@ def main() -> None:
         "n_eval": len(eval_pairs),
         "n_parameters": result.policy.n_parameters,
         "config": overrides,
+        "threads": args.threads,
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(out), flush=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
 from annotation.models import Project
@@ -111,7 +112,7 @@ def held_out_generations(policy, prompts: list[str], *, limit: int) -> list[dict
 
 def score_rows(*, project: Project, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Score each row's two answers with the project's active reward model; the win rate
-    of the policy (ties count half). Without an active reward model nothing is scored."""
+    of the policy (ties, identical answers among them, count half). Without an active reward model nothing is scored."""
     reward = selectors.active_version(project_id=project.pk, kind=ModelVersion.Kind.REWARD)
     scored = [dict(row, reference_score=None, policy_score=None, winner=None) for row in rows]
     if reward is None or not rows:
@@ -122,10 +123,12 @@ def score_rows(*, project: Project, rows: list[dict[str, Any]]) -> dict[str, Any
         for row in scored:
             reference, policy = (float(s) for s in
                                  scorer.score(row["prompt"], [row["reference"], row["policy"]]))
-            row.update(reference_score=reference, policy_score=policy,
-                       winner="policy" if policy > reference
-                       else "reference" if reference > policy else "tie")
-            wins += 1.0 if policy > reference else 0.5 if policy == reference else 0.0
+            # The same text is a tie, whatever the last digits of a batched forward say.
+            tie = row["reference"] == row["policy"] or math.isclose(policy, reference,
+                                                                     rel_tol=1e-6, abs_tol=1e-6)
+            winner = "tie" if tie else "policy" if policy > reference else "reference"
+            row.update(reference_score=reference, policy_score=policy, winner=winner)
+            wins += {"policy": 1.0, "tie": 0.5, "reference": 0.0}[winner]
     return {"reward_model": reward.name, "win_rate": wins / len(scored), "rows": scored}
 
 

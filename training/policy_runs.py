@@ -123,8 +123,7 @@ def train_and_publish(*, run: TrainingRun, staging: Path, progress,
     decision = registry.decide(
         kind=KIND, active=active, metrics=metrics, metric=METRIC,
         force=bool(run.params.get("force")), min_improvement=float(options.min_improvement),
-        evaluate_active=lambda version: runs.finite(
-            trainer.evaluate(generation.policy_for(version), eval_set, kl_prompts=0)),
+        evaluate_active=lambda version: _judged(trainer, version, eval_set),
     )
     return registry.publish(
         kind=KIND, run=run, staging=staging, metrics=metrics, config=runs.finite(config.to_dict()),
@@ -134,3 +133,11 @@ def train_and_publish(*, run: TrainingRun, staging: Path, progress,
                     "eval_items": sorted({int(p.item_id) for p in eval_set})},
         activate=decision.activate, outcome=decision.outcome, curve=recorder.curve,
     )
+
+
+def _judged(trainer, version: ModelVersion, pairs: list) -> dict[str, Any]:
+    """The active policy's held-out metrics on the new run's pairs (no KL: sampling it
+    would only cost time, and the decision does not read it)."""
+    found = trainer.evaluate(generation.policy_for(version), pairs, kl_prompts=0)
+    found.pop("kl", None)
+    return runs.finite(found)

@@ -9,8 +9,9 @@ the active reward model.
 
 Each view parses, checks the role, calls one service or a few selectors and renders; the
 rules live in :mod:`training.policy_runs`, :mod:`training.generation` and
-:mod:`training.candidates`. A service's :class:`~rankwise.errors.ApplicationError` becomes a
-message on the page the manager comes back to.
+:mod:`training.candidates`. When the train or candidates service refuses (a
+:class:`~rankwise.errors.ApplicationError`), its detail becomes a message on the page the
+manager comes back to.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from rankwise.errors import ApplicationError
 
 from . import candidates, generation, policy_runs, selectors
 from .models import ModelVersion, TrainingRun
-from .views import _project_for_page, loss_chart
+from .views import loss_chart, project_for_page
 
 # The "Try the policy" box's starting values: the service's defaults, a fixed seed so that
 # pressing the button twice shows that sampling is reproducible.
@@ -50,7 +51,7 @@ def shown(version: ModelVersion) -> dict:
 
 @login_required
 def policies_page(request, pk):
-    project, role = _project_for_page(request, pk, Role.REVIEWER)
+    project, role = project_for_page(request, pk, Role.REVIEWER)
     is_manager = RANK[role] >= RANK[Role.MANAGER]
     run = selectors.latest_run(project=project, kind=TrainingRun.Kind.POLICY)
     versions = [shown(v) for v in selectors.versions_of(project=project,
@@ -62,8 +63,6 @@ def policies_page(request, pk):
         "is_manager": is_manager,
         "versions": versions,
         "active": next((v for v in versions if v["version"].is_active), None),
-        "reward_model": selectors.active_version(project_id=project.pk,
-                                                 kind=ModelVersion.Kind.REWARD),
         "run": run,
         "run_live": run is not None and not run.is_finished,
         "chart": loss_chart(run.loss_curve) if run is not None else None,
@@ -77,7 +76,7 @@ def policies_page(request, pk):
 @login_required
 @require_POST
 def train_policy(request, pk):
-    project, _ = _project_for_page(request, pk, Role.MANAGER)
+    project, _ = project_for_page(request, pk, Role.MANAGER)
     params = {"force": True} if request.POST.get("force") == "on" else {}
     try:
         run = policy_runs.request_policy_training(project=project, actor=request.user,
@@ -93,7 +92,7 @@ def train_policy(request, pk):
 @login_required
 @require_POST
 def generate_candidates(request, pk):
-    project, _ = _project_for_page(request, pk, Role.MANAGER)
+    project, _ = project_for_page(request, pk, Role.MANAGER)
     try:
         queued = candidates.request_candidates(project=project, actor=request.user)
     except ApplicationError as exc:
@@ -106,16 +105,12 @@ def generate_candidates(request, pk):
 
 @login_required
 def policy_compare(request, pk, version):
-    project, _ = _project_for_page(request, pk, Role.REVIEWER)
+    project, _ = project_for_page(request, pk, Role.REVIEWER)
     policy = (selectors.versions_of(project=project, kind=ModelVersion.Kind.POLICY)
               .filter(version=version).first())
     if policy is None:
         raise Http404("No such policy version.")
-    try:
-        result = generation.comparison(version=policy)
-    except ApplicationError as exc:
-        messages.error(request, exc.detail)
-        return redirect("policies", pk=project.pk)
+    result = generation.comparison(version=policy)
     return render(request, "training/policy_compare.html", {
         "project": project,
         "policy": policy,

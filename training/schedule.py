@@ -19,7 +19,6 @@ from annotation.project_settings import project_settings
 from . import data, policy_runs, recovery, runs, selectors
 from .models import TrainingRun
 
-
 REWARD, POLICY = TrainingRun.Kind.REWARD_MODEL, TrainingRun.Kind.POLICY
 SECTIONS = {REWARD: "reward_model", POLICY: "policy"}
 

@@ -20,7 +20,7 @@ from .models import ModelVersion, TrainingRun
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 600, 160, 6
 
 
-def _project_for_page(request, pk, at_least: str) -> tuple[Project, str]:
+def project_for_page(request, pk, at_least: str) -> tuple[Project, str]:
     project = get_object_or_404(Project, pk=pk)
     role = role_in(user=request.user, project=project)
     if role is None or RANK[role] < RANK[at_least]:
@@ -47,7 +47,7 @@ def loss_chart(curve: list) -> dict | None:
 
 @login_required
 def models_page(request, pk):
-    project, role = _project_for_page(request, pk, Role.REVIEWER)
+    project, role = project_for_page(request, pk, Role.REVIEWER)
     run = selectors.latest_run(project=project)
     versions = list(selectors.versions_of(project=project, kind=ModelVersion.Kind.REWARD)
                     .order_by("-version"))
@@ -68,7 +68,7 @@ def models_page(request, pk):
 @login_required
 @require_POST
 def train_now(request, pk):
-    project, _ = _project_for_page(request, pk, Role.MANAGER)
+    project, _ = project_for_page(request, pk, Role.MANAGER)
     params: dict = {}
     if request.POST.get("mode") in ("head", "finetune"):
         params["mode"] = request.POST["mode"]

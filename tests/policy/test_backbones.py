@@ -58,8 +58,16 @@ def test_lora_trains_an_adapter_only(tiny_hf_dir, toy_pairs, held_out_pairs, tmp
     )
     result = train(toy_pairs, config=config)
     policy = result.policy
-    trainable = [n for n, p in policy.model.named_parameters() if p.requires_grad]
-    assert trainable and all("lora_" in n for n in trainable)
+    reference = policy.reference.state_dict()
+    adapters = 0
+    for name, value in policy.model.named_parameters():
+        if "lora_" in name:
+            adapters += 1
+            continue
+        plain = name.replace("base_model.model.", "").replace(".base_layer", "")
+        assert torch.equal(value, reference[plain]), name  # the backbone itself is untouched
+    assert adapters > 0
+    assert any(v.abs().sum() > 0 for n, v in policy.model.named_parameters() if "lora_B" in n)
     assert evaluate(policy, held_out_pairs, kl_prompts=0)["rewards/accuracies"] > 0.8
     loaded = load(save(result, tmp_path), device="cpu")
     prompts, responses = [p.prompt for p in held_out_pairs[:4]], [p.chosen for p in held_out_pairs[:4]]

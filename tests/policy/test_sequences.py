@@ -6,7 +6,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from training.policy.sequences import PROMPT_SUFFIX, Encoder, collate, pair_batch, response_text
+from training.policy.backbone import trainable
+from training.policy.sequences import (
+    PROMPT_SUFFIX,
+    Encoder,
+    batch_logps,
+    collate,
+    pair_batch,
+    pair_logps,
+    response_text,
+)
+from training.policy.trainer import encode
 
 
 def test_prompt_keeps_its_end_and_response_its_start(trained):
@@ -55,3 +65,26 @@ def test_log_probs_sum_over_response_tokens_only(trained):
         log_probs = torch.log_softmax(policy.model(input_ids=ids).logits[0].float(), -1)
     expected = sum(float(log_probs[len(p) - 1 + t, r[t]]) for t in range(len(r)))
     assert float(policy.logps([prompt], [response])[0]) == pytest.approx(expected, abs=1e-4)
+
+
+def test_pairs_share_their_prompt_pass_exactly(trained, held_out_pairs):
+    """pair_logps (each prompt once, responses on its cache) == whole rows, value and
+    gradient, with prompts and responses of different lengths."""
+    import copy
+
+    model = trainable(copy.deepcopy(trained.policy.model)).double()
+    pairs = held_out_pairs[:5]
+    pairs[0] = type(pairs[0])(0, "User: a longer prompt about " * 3, "Sure.", "No way, go away now.")
+    data = encode(pairs, trained.policy.encoder)
+    batch = pair_batch(data.prompts, data.chosen, data.rejected, pad_id=0)
+    weights = torch.linspace(-1, 1, 10, dtype=torch.float64)
+    gradients = []
+    for logps in (batch_logps, pair_logps):
+        model.zero_grad()
+        values = logps(model, batch)
+        (values * weights).sum().backward()
+        gradients.append((values.detach(), [p.grad.clone() for p in model.parameters()]))
+    (whole, whole_grads), (shared, shared_grads) = gradients
+    assert torch.allclose(whole, shared, rtol=1e-6)
+    for a, b in zip(whole_grads, shared_grads, strict=True):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6 * float(a.abs().max()))

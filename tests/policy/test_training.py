@@ -100,6 +100,7 @@ def test_training_is_reproducible_and_weights_weigh(toy_pairs, tiny_config):
     a = train(pairs, config=config).policy.logps(*probe)
     b = train(pairs, config=config).policy.logps(*probe)
     assert torch.equal(a, b)
+    doubled = [dataclasses.replace(p, weight=2.0) for p in pairs]  # a weighted *mean*
+    assert torch.allclose(train(doubled, config=config).policy.logps(*probe), a, atol=1e-4)
     zero = [dataclasses.replace(p, weight=0.0) for p in pairs[:16]] + pairs[16:]
-    c = train(zero, config=config).policy.logps(*probe)
-    assert not torch.allclose(a, c)
+    assert not torch.allclose(train(zero, config=config).policy.logps(*probe), a, atol=1e-4)

@@ -108,3 +108,27 @@ def policy_project(roles):
     project.save(update_fields=["settings"])
     add_pairs(project, TOPICS[:24])
     return project, users
+
+
+@pytest.fixture
+def page(live_server, new_page):
+    """A Chromium tab for the training pages' browser tests."""
+    from django.db import connections
+
+    tab = new_page({"width": 1280, "height": 900})
+    tab.set_default_timeout(30_000)
+    yield tab
+    # ORM calls made while Playwright's loop runs get their own connections (Django's
+    # connections are per async context): close them, or PostgreSQL keeps the test
+    # database busy at teardown.
+    connections.close_all()
+
+
+def log_in(page, live_server, username):
+    from tests.conftest import PASSWORD
+
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("form button[type=submit]")

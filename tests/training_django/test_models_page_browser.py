@@ -5,33 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.db import connections
 
-from tests.conftest import ARTIFACTS, PASSWORD
+from tests.conftest import ARTIFACTS
 from training import runs
 from training.models import TrainingRun
 
-from .conftest import curt, helpful, prompt_for
+from .conftest import curt, helpful, log_in, prompt_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-@pytest.fixture
-def page(live_server, new_page):
-    tab = new_page({"width": 1280, "height": 900})
-    tab.set_default_timeout(30_000)
-    yield tab
-    # ORM calls made while Playwright's loop runs get their own connections (Django's
-    # connections are per async context): close them, or PostgreSQL keeps the test
-    # database busy at teardown.
-    connections.close_all()
-
-
-def log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("form button[type=submit]")
 
 
 def test_reviewer_scores_their_own_responses(labelled, live_server, page,

@@ -1,39 +1,27 @@
 """The policies and compare pages in Chromium, with real trained policies: a reviewer
 finds them from the project page, samples the active policy (fetch + CSRF), reads the
-side-by-side comparison; a manager trains from the page."""
+side-by-side comparison; a manager follows a run live and trains from the page."""
 
 from __future__ import annotations
 
 import pytest
-from django.db import connections
 
-from tests.conftest import PASSWORD
-from training import generation
+from tests.conftest import ARTIFACTS
+from training import generation, policy_runs, runs
 from training.models import ModelVersion, TrainingRun
 
-from .test_policy_pages import train_policy, train_reward_model, use_policy_settings
+from .conftest import log_in
+from .test_policy_pages import TINY_POLICY, train_policy, train_reward_model, use_policy_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-POLICIES_SHOT, COMPARE_SHOT = "/tmp/policies.png", "/tmp/compare.png"
+POLICIES_SHOT, COMPARE_SHOT = ARTIFACTS / "policies.png", ARTIFACTS / "policy-compare.png"
 
 
-@pytest.fixture
-def page(live_server, new_page):
-    tab = new_page({"width": 1280, "height": 900})
-    tab.set_default_timeout(30_000)
-    yield tab
-    # ORM calls made while Playwright's loop runs get their own connections: close them, or
-    # PostgreSQL keeps the test database busy at teardown.
-    connections.close_all()
-
-
-def log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("form button[type=submit]")
+def as_parsed(text: str) -> str:
+    """Text as an HTML page holds it once parsed: line breaks normalised to LF, NUL
+    characters dropped (the HTML standard's tokenizer and tree builder)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
 
 
 def text_of(page, selector: str) -> str:
@@ -69,6 +57,7 @@ def test_reviewer_follows_policies_to_the_comparison(labelled, live_server, page
                                    temperature=1.0, top_p=1.0, seed=0)
     assert page.inner_text("#try-caption") == f"Sampled from {expected['policy_version']}:"
     assert text_of(page, "#try-result") == expected["text"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=POLICIES_SHOT, full_page=True)
 
     with page.expect_navigation():
@@ -81,8 +70,9 @@ def test_reviewer_follows_policies_to_the_comparison(labelled, live_server, page
     assert rows.count() == result["n"] > 0
     for n, row in enumerate(result["rows"]):
         shown = rows.nth(n)
-        assert shown.locator(".reference .text").evaluate("e => e.textContent") == row["reference"]
-        assert shown.locator(".policy .text").evaluate("e => e.textContent") == row["policy"]
+        for side in ("reference", "policy"):
+            text = shown.locator(f".{side} .text").evaluate("e => e.textContent")
+            assert text == as_parsed(row[side]), (n, side)
         assert shown.locator(".winner").count() == (row["winner"] in ("policy", "reference"))
     # Side by side: the policy's answer starts level with the reference's, to its right.
     first = rows.nth(0)
@@ -90,23 +80,38 @@ def test_reviewer_follows_policies_to_the_comparison(labelled, live_server, page
     right = first.locator(".generation.policy").bounding_box()
     assert right["x"] >= left["x"] + left["width"] and abs(right["y"] - left["y"]) < 1
     page.screenshot(path=COMPARE_SHOT, full_page=True)
+    # On a phone the two answers stack, the policy's below the reference's.
+    page.set_viewport_size({"width": 390, "height": 844})
+    left = first.locator(".generation.reference").bounding_box()
+    right = first.locator(".generation.policy").bounding_box()
+    assert right["y"] >= left["y"] + left["height"] and right["width"] <= 390
 
 
-def test_manager_trains_a_policy_from_the_page(labelled, live_server, page, shot,
-                                               django_capture_on_commit_callbacks):
+def test_manager_follows_a_run_and_trains_from_the_page(labelled, live_server, page, shot):
     project, users = labelled
     use_policy_settings(project)
-    train_policy(project, django_capture_on_commit_callbacks)
+    # A run queued but not sent: the page follows it while this test executes it.
+    queued = policy_runs.request_policy_training(project=project, actor=users["manager"],
+                                                 params=TINY_POLICY, dispatch=False)
     log_in(page, live_server, users["manager"].username)
     page.goto(f"{live_server.url}/projects/{project.pk}/policies/")
-    assert page.locator("#generate-candidates").is_visible()
+    assert page.inner_text("#run-status") == "queued"
+    assert page.locator("#train-policy").is_disabled()
+    assert page.locator("#versions").count() == 0
+    runs.execute_run(run_id=queued.pk)
+    page.wait_for_selector("#versions")  # the page reloaded itself once the run finished
+    assert page.inner_text("#run-status") == "succeeded"
+    assert page.locator("#versions .badge").count() == 1
+
+    assert page.locator("#generate-candidates").is_disabled()  # no prompt waits
     assert "0 prompt-only items wait for responses." in page.inner_text("#pending-prompts")
     shot(page, "manager")
     page.check("#policy-train-form input[name=force]")
     with page.expect_navigation():
         page.click("#train-policy")
     run = TrainingRun.objects.filter(kind=TrainingRun.Kind.POLICY).order_by("-id").first()
-    assert run.requested_by == users["manager"] and run.params == {"force": True}
+    assert run.pk != queued.pk and run.requested_by == users["manager"]
+    assert run.params == {"force": True}
     assert f"Policy run {run.pk} queued." in page.inner_text(".messages")
     # The run executed on commit (eager tasks): the page it came back to lists its version.
     run.refresh_from_db()

@@ -24,8 +24,8 @@ from training.views import loss_chart
 TINY_POLICY = {"vocab_size": 300, "d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 32,
                "sft_epochs": 1, "max_steps": 1, "batch_size": 8, "max_prompt_tokens": 32,
                "max_response_tokens": 16, "warmup_steps": 0, "device": "cpu"}
-# A quarter of the 24 labelled items held out, four of their prompts generated for.
-POLICY_SETTINGS = {"eval_fraction": 0.25, "comparison_prompts": 4}
+# A quarter of the 24 labelled items held out, three of their prompts generated for.
+POLICY_SETTINGS = {"eval_fraction": 0.25, "comparison_prompts": 3}
 
 
 def client_of(user, **kwargs) -> Client:

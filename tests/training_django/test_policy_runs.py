@@ -80,7 +80,10 @@ def test_the_comparison_is_scored_by_the_active_reward_model(policy_project,
     assert found["win_rate"] == pytest.approx(wins / 3)
     assert version.metrics["win_rate"] == pytest.approx(found["win_rate"])
     for row in found["rows"]:
-        assert (row["policy_score"] > row["reference_score"]) == (row["winner"] == "policy")
+        if row["policy"] == row["reference"]:
+            assert row["winner"] == "tie"
+        elif row["winner"] != "tie":
+            assert (row["policy_score"] > row["reference_score"]) == (row["winner"] == "policy")
 
 
 def test_a_policy_not_better_stays_inactive_unless_forced(policy_project,

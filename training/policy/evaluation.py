@@ -35,10 +35,12 @@ def evaluate(
         raise ValueError("no preference pairs to evaluate on")
     beta = policy.config.beta if beta is None else beta
     data = encode(pairs, policy.encoder)
-    chosen = policy.logps_ids(data.prompts, data.chosen, reference=False)
-    rejected = policy.logps_ids(data.prompts, data.rejected, reference=False)
-    ref_chosen = policy.logps_ids(data.prompts, data.chosen, reference=True)
-    ref_rejected = policy.logps_ids(data.prompts, data.rejected, reference=True)
+    chosen, rejected = policy.pair_logps_ids(
+        data.prompts, data.chosen, data.rejected, reference=False
+    )
+    ref_chosen, ref_rejected = policy.pair_logps_ids(
+        data.prompts, data.chosen, data.rejected, reference=True
+    )
     losses, chosen_rewards, rejected_rewards = dpo_loss(
         chosen,
         rejected,

@@ -27,7 +27,8 @@ def sequence_logps(logits: Tensor, labels: Tensor, mask: Tensor) -> Tensor:
     ``logits`` [B, T, V] are already aligned with ``labels`` [B, T] (``logits[:, t]`` is
     the distribution of ``labels[:, t]``); ``mask`` [B, T] is 1 on response tokens, 0 on
     prompt tokens and padding, whose logits and labels then play no part at all."""
-    logits = logits.float()
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()
     picked = logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
     return torch.where(mask.bool(), picked, torch.zeros_like(picked)).sum(-1)
 

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .config import PolicyConfig
-from .sequences import Encoder, batch_logps, collate
+from .sequences import Encoder, batch_logps, collate, pair_batch, pair_logps
 
 SCORE_BATCH = 32
 
@@ -71,6 +71,30 @@ class Policy:
             out.append(batch_logps(model, batch).float().cpu())
         model.train(was_training)
         return torch.cat(out) if out else torch.zeros(0)
+
+    @torch.no_grad()
+    def pair_logps_ids(
+        self,
+        prompts: Sequence[list[int]],
+        chosen: Sequence[list[int]],
+        rejected: Sequence[list[int]],
+        *,
+        reference: bool,
+    ) -> tuple[Tensor, Tensor]:
+        """([N], [N]): ``logps_ids`` of both responses of N pairs, each prompt run once."""
+        model = self.network(reference)
+        was_training = model.training
+        model.eval()
+        out = []
+        for start in range(0, len(prompts), SCORE_BATCH):
+            rows = slice(start, start + SCORE_BATCH)
+            batch = pair_batch(
+                prompts[rows], chosen[rows], rejected[rows], int(self.tokenizer.pad_token_id)
+            ).to(self.device)
+            out.append(pair_logps(model, batch).float().cpu().view(2, -1))
+        model.train(was_training)
+        both = torch.cat(out, dim=1) if out else torch.zeros(2, 0)
+        return both[0], both[1]
 
     def logps(
         self, prompts: list[str], responses: list[str], *, reference: bool = False

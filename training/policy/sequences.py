@@ -113,3 +113,28 @@ def response_logits(model: nn.Module, batch: Batch) -> Tensor:
 def batch_logps(model: nn.Module, batch: Batch) -> Tensor:
     """[N] summed log-probabilities of each row's response (end token included)."""
     return sequence_logps(response_logits(model, batch), batch.labels, batch.response_mask)
+
+
+def pair_logps(model: nn.Module, batch: Batch) -> Tensor:
+    """``batch_logps`` of a ``pair_batch`` (rows i and B + i share their prompt), each
+    prompt computed once. -> [2B]: chosen, then rejected."""
+    n, width = batch.input_ids.shape[0] // 2, batch.prompt_width
+    head = model(
+        input_ids=batch.input_ids[:n, :width],
+        attention_mask=batch.attention_mask[:n, :width],
+        position_ids=batch.position_ids[:n, :width],
+        logits_to_keep=1,
+        use_cache=True,
+    )
+    cache = head.cache
+    cache.batch_select_indices(torch.arange(n, device=batch.input_ids.device).repeat(2))
+    tail = model(
+        input_ids=batch.input_ids[:, width:],
+        attention_mask=batch.attention_mask,
+        position_ids=batch.position_ids[:, width:],
+        cache=cache,
+        use_cache=True,
+    )
+    # The prompt's last position predicts the first response token of both rows.
+    logits = torch.cat([head.logits[:, -1:].repeat(2, 1, 1), tail.logits[:, :-1]], dim=1)
+    return sequence_logps(logits, batch.labels, batch.response_mask)

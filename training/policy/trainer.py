@@ -7,10 +7,10 @@
 2. The reference is frozen (eval mode, no gradients) and the log-probs of every training
    pair under it are computed once and cached; the policy starts as a copy of it (or as a
    LoRA adapter on a copy).
-3. DPO (``optimize``): batches of B pairs in a seeded order, chosen and rejected rows in
-   one forward pass, AdamW with a linear warm-up and decay
-   (:func:`training.lr_schedules.warmup_linear`), gradient clipping, the weighted mean of
-   the per-pair losses of :func:`.losses.dpo_loss`.
+3. DPO (``optimize``): batches of B pairs in a seeded order, each prompt run once and the
+   chosen and rejected responses in one forward pass on its cache (``pair_logps``), AdamW
+   with a linear warm-up and decay (:func:`training.lr_schedules.warmup_linear`), gradient
+   clipping, the weighted mean of the per-pair losses of :func:`.losses.dpo_loss`.
 
 ``progress(fraction, loss)`` is called after every step of both phases; an exception it
 raises stops training and propagates. No Django here.
@@ -48,9 +48,9 @@ from .policy import Policy
 from .sequences import (
     PROMPT_SUFFIX,
     Encoder,
-    batch_logps,
     collate,
     pair_batch,
+    pair_logps,
     response_logits,
     response_text,
 )
@@ -175,9 +175,7 @@ def supervised(
 @torch.no_grad()
 def reference_logps(policy: Policy, data: Encoded) -> tuple[Tensor, Tensor]:
     """([N], [N]) chosen and rejected log-probs under the frozen reference, computed once."""
-    chosen = policy.logps_ids(data.prompts, data.chosen, reference=True)
-    rejected = policy.logps_ids(data.prompts, data.rejected, reference=True)
-    return chosen, rejected
+    return policy.pair_logps_ids(data.prompts, data.chosen, data.rejected, reference=True)
 
 
 def optimize(
@@ -209,7 +207,7 @@ def optimize(
                 [data.rejected[i] for i in idx],
                 pad,
             ).to(policy.device)
-            chosen_logps, rejected_logps = batch_logps(model, batch).chunk(2)
+            chosen_logps, rejected_logps = pair_logps(model, batch).chunk(2)
             chosen_lengths, rejected_lengths = batch.lengths.chunk(2)
             rows = torch.tensor(idx, device=policy.device)
             losses, chosen_rewards, rejected_rewards = dpo_loss(

@@ -3,6 +3,7 @@
 
 // Resolved against this file's URL under STATIC_URL, where every app's static files meet.
 import { ApiError, createApi } from "../annotation/js/api.js";
+import { followRun } from "./follow_run.js";
 
 const api = createApi();
 
@@ -57,24 +58,4 @@ form.addEventListener("submit", async (event) => {
   out.hidden = false;
 });
 
-/* Follow the running run; reload once it finished so versions and the curve show. */
-const followUrl = document.getElementById("latest-run").dataset.follow;
-if (followUrl) {
-  const status = document.getElementById("run-status");
-  const bar = document.getElementById("run-progress");
-  const timer = setInterval(async () => {
-    let run;
-    try {
-      ({ data: run } = await api.get(followUrl));
-    } catch (error) {
-      if (error instanceof ApiError) return;  // try again on the next tick
-      throw error;
-    }
-    status.textContent = run.status;
-    bar.style.width = `${Math.round(100 * run.progress)}%`;
-    if (run.status === "succeeded" || run.status === "failed") {
-      clearInterval(timer);
-      window.location.reload();
-    }
-  }, 2000);
-}
+followRun(api);

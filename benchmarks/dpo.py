@@ -1,0 +1,267 @@
+"""DPO training speed of ``training.policy`` against TRL's ``DPOTrainer``; prints ONE JSON line.
+
+    .venv/bin/python benchmarks/dpo.py [--steps 16] [--warmup 2] [--data PATH]
+
+What is compared. One tiny default model (``PolicyConfig()``: its byte-level BPE tokenizer
+trained on the benchmark's pairs, its small Llama) is built once. Then, on the same
+hh-rlhf harmless-base pairs (the reader of ``benchmarks/dpo_hh.py``, shuffled with seed 0):
+
+- ours: ``train(pairs, config=..., init=policy)``, the package's public DPO entry point
+  (``init`` makes the built model the reference, as in iterative DPO, so nothing is
+  fine-tuned first): reference log-probs cached once, then ``steps`` DPO steps;
+- TRL 1.16: ``DPOTrainer`` on a deep copy of the same initial model, the same tokenizer,
+  ``precompute_ref_log_probs=True`` (its fastest setting: no reference forward per step).
+
+What is aligned, so that both trainers see identical inputs and updates:
+
+- token ids: TRL gets rows that are already tokenized (``prompt_ids`` / ``chosen_ids`` /
+  ``rejected_ids``, made by our ``Encoder``: the prompt's last ``max_prompt_tokens``
+  tokens, the response's first ``max_response_tokens`` plus the end token) and its dataset
+  preparation (prompt extraction, EOS appending, tokenization) is skipped;
+  ``max_length=None``, since the rows are already truncated. TRL pads on the right and
+  counts positions from 0, ours pads the prompt on the left with position ids that count
+  real tokens, so every real token sees the same context at the same position;
+- order and batches: the first epoch's batches of our trainer (``torch.randperm`` seeded
+  with ``config.seed``) are laid out in that order for TRL's sequential sampler;
+- optimizer: TRL is handed the AdamW and warm-up/linear-decay schedule that our trainer
+  builds (``optimizer_for``), with the same gradient clipping; fp32 (``bf16=False``), no
+  gradient checkpointing, no dropout, no eval, no checkpoints, ``report_to=[]``,
+  ``use_cpu=True``, no dataloader workers. Logging stays at TRL's default (every 10 steps);
+  what it prints goes to stderr so that stdout holds the JSON line only.
+
+Fields:
+  model                 the architecture fields of PolicyConfig, vocab_size as built, n_parameters
+  batch_size, steps     pairs per step; timed steps per trainer (after ``warmup_steps``)
+  ours / trl            steps_per_s and tokens_per_s (non-pad tokens of the chosen and the
+                        rejected rows, prompt and response, per second) over the timed
+                        steps; first_batch_loss: the DPO loss of the first batch, before any
+                        update
+  first_batch_loss_diff |ours − trl| of first_batch_loss. Before any update the policy is its
+                        reference, so the loss is log 2 up to rounding: this checks the
+                        reference cache, not the inputs; these do:
+  logps_max_diff        max |ours − TRL| of the reference log-probs of every chosen and
+                        rejected response (ours: ``Policy.logps_ids``; TRL: its precomputed
+                        ``ref_*_logps``), which differ if any token, mask or position does
+  loss_max_diff         max |ours − trl| of the per-step losses over all steps (same order,
+                        same optimizer: only float rounding separates them)
+  ratio_steps_per_s     ours.steps_per_s / trl.steps_per_s
+  device, torch_threads, n_pairs, warmup_steps, load_avg_1m (the 2-core box is shared)
+
+Measured (2 shared cores, torch.set_num_threads(2)):
+  see the report of the run; re-measure with the command above.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import dataclasses
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from benchmarks.dpo_hh import DEFAULT_DATA, hh_pairs  # noqa: E402
+from training.policy import Policy, PolicyConfig, PreferencePair, train  # noqa: E402
+from training.policy.backbone import build_tiny, build_tokenizer  # noqa: E402
+from training.policy.sequences import PROMPT_SUFFIX, response_text  # noqa: E402
+from training.policy.trainer import batches, optimizer_for  # noqa: E402
+
+ARCHITECTURE = ("backbone", "d_model", "n_layers", "n_heads", "d_ff",
+                "max_prompt_tokens", "max_response_tokens")
+
+
+@dataclasses.dataclass
+class Run:
+    """One trainer's measurements: the clock after every step and every step's loss."""
+
+    step_times: list[float]
+    losses: list[float]
+
+
+def initial_policy(pairs: list[PreferencePair], config: PolicyConfig) -> Policy:
+    """The tiny default model and tokenizer, built as ``train`` builds them (no update yet)."""
+    texts = [p.prompt + PROMPT_SUFFIX + response_text(r) for p in pairs for r in (p.chosen, p.rejected)]
+    tokenizer = build_tokenizer(texts, config.vocab_size)
+    model = build_tiny(config, tokenizer)
+    model.eval()
+    return Policy(model=model, reference=model, tokenizer=tokenizer, config=config, device="cpu")
+
+
+def encoded_rows(policy: Policy, pairs: list[PreferencePair]) -> list[dict[str, list[int]]]:
+    """TRL's pre-tokenized preference rows, made by our encoder."""
+    enc = policy.encoder
+    return [
+        {"prompt_ids": enc.prompt(p.prompt), "chosen_ids": enc.response(p.chosen),
+         "rejected_ids": enc.response(p.rejected)}
+        for p in pairs
+    ]
+
+
+def first_epoch_order(n: int, config: PolicyConfig) -> list[int]:
+    """The pair indices in the order our trainer's first epoch visits them."""
+    generator = torch.Generator().manual_seed(config.seed)
+    return [i for batch in batches(n, config.batch_size, generator) for i in batch]
+
+
+def tokens_per_step(rows: list[dict[str, list[int]]], batch_size: int) -> list[int]:
+    """Non-pad tokens of each step: the prompt twice, the chosen and the rejected response."""
+    sizes = [2 * len(r["prompt_ids"]) + len(r["chosen_ids"]) + len(r["rejected_ids"]) for r in rows]
+    return [sum(sizes[i : i + batch_size]) for i in range(0, len(sizes), batch_size)]
+
+
+def rates(run: Run, tokens: list[int], warmup: int) -> dict[str, float]:
+    """Steps and tokens per second over the steps after the first ``warmup``."""
+    seconds = run.step_times[-1] - run.step_times[warmup - 1]
+    timed = len(run.step_times) - warmup
+    return {
+        "steps_per_s": round(timed / seconds, 4),
+        "tokens_per_s": round(sum(tokens[warmup : len(run.step_times)]) / seconds, 1),
+        "first_batch_loss": run.losses[0],
+    }
+
+
+def run_ours(policy: Policy, pairs: list[PreferencePair], config: PolicyConfig) -> Run:
+    times: list[float] = []
+    result = train(pairs, config=config, init=policy, progress=lambda _f, _l: times.append(time.perf_counter()))
+    return Run(step_times=times, losses=[loss for _step, loss in result.history["dpo"]])
+
+
+def trl_trainer_class():
+    """``DPOTrainer`` on pre-tokenized rows, recording every training step's loss."""
+    from trl import DPOTrainer
+
+    class PretokenizedDPOTrainer(DPOTrainer):
+        def __init__(self, *args, **kwargs) -> None:
+            self.step_losses: list[float] = []
+            super().__init__(*args, **kwargs)
+
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            return dataset  # already prompt_ids / chosen_ids / rejected_ids
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            out = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            if self.model.training:
+                self.step_losses.append(float((out[0] if return_outputs else out).detach()))
+            return out
+
+    return PretokenizedDPOTrainer
+
+
+def run_trl(policy: Policy, rows: list[dict], config: PolicyConfig, total: int) -> tuple[Run, list[float]]:
+    """(the run, TRL's reference log-probs: chosen rows then rejected rows)."""
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import DPOConfig
+
+    class StepClock(TrainerCallback):
+        def __init__(self) -> None:
+            self.times: list[float] = []
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.times.append(time.perf_counter())
+
+    model = copy.deepcopy(policy.model)
+    model.train()
+    optimizer, schedule, _ = optimizer_for(
+        model, config.dpo_lr, config.weight_decay, total, config.warmup_steps
+    )
+    clock = StepClock()
+    with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(sys.stderr):
+        args = DPOConfig(
+            output_dir=out,
+            per_device_train_batch_size=config.batch_size,
+            max_steps=total,
+            learning_rate=config.dpo_lr,
+            weight_decay=config.weight_decay,
+            max_grad_norm=config.grad_clip,
+            beta=config.beta,
+            loss_type=[config.loss_type],
+            label_smoothing=config.label_smoothing,
+            max_length=None,
+            precompute_ref_log_probs=True,
+            gradient_checkpointing=False,
+            bf16=False,
+            use_cpu=True,
+            report_to=[],
+            save_strategy="no",
+            eval_strategy="no",
+            dataloader_num_workers=0,
+            train_sampling_strategy="sequential",
+            seed=config.seed,
+        )
+        trainer = trl_trainer_class()(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=policy.tokenizer,
+            optimizers=(optimizer, schedule),
+            callbacks=[clock],
+        )
+        reference = list(trainer.train_dataset["ref_chosen_logps"]) + list(trainer.train_dataset["ref_rejected_logps"])
+        trainer.train()
+    return Run(step_times=clock.times, losses=trainer.step_losses), reference
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="DPO steps/s: training.policy vs TRL DPOTrainer")
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--steps", type=int, default=16, help="timed steps per trainer")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    args = ap.parse_args()
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    total = args.warmup + args.steps
+    base = PolicyConfig()
+    config = dataclasses.replace(base, device="cpu", max_steps=total)
+
+    pairs = hh_pairs(args.data)
+    random.Random(0).shuffle(pairs)
+    pairs = pairs[: total * config.batch_size]
+    policy = initial_policy(pairs, config)
+    order = first_epoch_order(len(pairs), config)
+    rows = encoded_rows(policy, [pairs[i] for i in order])
+    tokens = tokens_per_step(rows, config.batch_size)
+
+    ours = run_ours(policy, pairs, config)
+    trl, trl_reference = run_trl(policy, rows, config, total)
+
+    with torch.no_grad():
+        prompts = [r["prompt_ids"] for r in rows]
+        our_reference = torch.cat([
+            policy.logps_ids(prompts, [r["chosen_ids"] for r in rows], reference=True),
+            policy.logps_ids(prompts, [r["rejected_ids"] for r in rows], reference=True),
+        ])
+    logps_diff = float((our_reference - torch.tensor(trl_reference)).abs().max())
+    ours_rates = rates(ours, tokens, args.warmup)
+    trl_rates = rates(trl, tokens, args.warmup)
+    out = {
+        "benchmark": "dpo",
+        "model": {**{k: getattr(base, k) for k in ARCHITECTURE},
+                  "vocab_size": len(policy.tokenizer), "n_parameters": policy.n_parameters},
+        "batch_size": config.batch_size,
+        "steps": args.steps,
+        "ours": ours_rates,
+        "trl": trl_rates,
+        "first_batch_loss_diff": abs(ours_rates["first_batch_loss"] - trl_rates["first_batch_loss"]),
+        "logps_max_diff": logps_diff,
+        "loss_max_diff": max(abs(a - b) for a, b in zip(ours.losses, trl.losses, strict=True)),
+        "ratio_steps_per_s": round(ours_rates["steps_per_s"] / trl_rates["steps_per_s"], 4),
+        "device": "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "n_pairs": len(pairs),
+        "warmup_steps": args.warmup,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
