@@ -29,26 +29,33 @@ What is aligned, so that both trainers see identical inputs and updates:
   ``use_cpu=True``, no dataloader workers. Logging stays at TRL's default (every 10 steps);
   what it prints goes to stderr so that stdout holds the JSON line only.
 
+Timing. Each trainer runs two rounds of ``warmup + steps / 2`` steps on the same batches,
+in the order ours, TRL, TRL, ours, so that a drift in the shared machine's load weighs on
+both alike; a round's clock starts after its ``warmup`` steps (TRL's reference pass and
+our reference cache come before the first step and are not timed).
+
 Fields:
   model                 the architecture fields of PolicyConfig, vocab_size as built, n_parameters
-  batch_size, steps     pairs per step; timed steps per trainer (after ``warmup_steps``)
-  ours / trl            steps_per_s and tokens_per_s (non-pad tokens of the chosen and the
-                        rejected rows, prompt and response, per second) over the timed
-                        steps; first_batch_loss: the DPO loss of the first batch, before any
-                        update
-  first_batch_loss_diff |ours − trl| of first_batch_loss. Before any update the policy is its
-                        reference, so the loss is log 2 up to rounding: this checks the
-                        reference cache, not the inputs; these do:
-  logps_max_diff        max |ours − TRL| of the reference log-probs of every chosen and
+  batch_size, steps     pairs per step; timed steps per trainer (both rounds)
+  ours / trl            steps_per_s and tokens_per_s over the timed steps, tokens being the
+                        non-pad tokens of the chosen and the rejected rows, prompt and
+                        response (the same count for both, so their ratio is the steps' ratio);
+                        first_batch_loss: the DPO loss of the first batch, before any update
+  first_batch_loss_diff |ours - trl| of first_batch_loss. Before any update the policy is its
+                        reference, so that loss is log 2 up to rounding: it checks the
+                        reference caches, not the inputs; these do:
+  logps_max_diff        max |ours - TRL| of the reference log-probs of every chosen and
                         rejected response (ours: ``Policy.logps_ids``; TRL: its precomputed
-                        ``ref_*_logps``), which differ if any token, mask or position does
-  loss_max_diff         max |ours − trl| of the per-step losses over all steps (same order,
-                        same optimizer: only float rounding separates them)
+                        ``ref_*_logps``); any differing token, mask or position shows here.
+                        The sums are of order -500 in float32 (one ulp: 6e-5), so 1e-4 is
+                        rounding of the differently shaped batches and LM-head tiling
+  loss_max_diff         max |ours - trl| of the per-step losses of the first rounds (same
+                        batches in the same order, same updates: only rounding separates them)
   ratio_steps_per_s     ours.steps_per_s / trl.steps_per_s
   device, torch_threads, n_pairs, warmup_steps, load_avg_1m (the 2-core box is shared)
 
-Measured (2 shared cores, torch.set_num_threads(2)):
-  see the report of the run; re-measure with the command above.
+Measured (2 shared cores, load ~5, torch.set_num_threads(2)):
+  MEASURED
 """
 
 from __future__ import annotations
@@ -75,8 +82,15 @@ from training.policy.backbone import build_tiny, build_tokenizer  # noqa: E402
 from training.policy.sequences import PROMPT_SUFFIX, response_text  # noqa: E402
 from training.policy.trainer import batches, optimizer_for  # noqa: E402
 
-ARCHITECTURE = ("backbone", "d_model", "n_layers", "n_heads", "d_ff",
-                "max_prompt_tokens", "max_response_tokens")
+ARCHITECTURE = (
+    "backbone",
+    "d_model",
+    "n_layers",
+    "n_heads",
+    "d_ff",
+    "max_prompt_tokens",
+    "max_response_tokens",
+)
 
 
 @dataclasses.dataclass
@@ -89,7 +103,9 @@ class Run:
 
 def initial_policy(pairs: list[PreferencePair], config: PolicyConfig) -> Policy:
     """The tiny default model and tokenizer, built as ``train`` builds them (no update yet)."""
-    texts = [p.prompt + PROMPT_SUFFIX + response_text(r) for p in pairs for r in (p.chosen, p.rejected)]
+    texts = [
+        p.prompt + PROMPT_SUFFIX + response_text(r) for p in pairs for r in (p.chosen, p.rejected)
+    ]
     tokenizer = build_tokenizer(texts, config.vocab_size)
     model = build_tiny(config, tokenizer)
     model.eval()
@@ -100,8 +116,11 @@ def encoded_rows(policy: Policy, pairs: list[PreferencePair]) -> list[dict[str, 
     """TRL's pre-tokenized preference rows, made by our encoder."""
     enc = policy.encoder
     return [
-        {"prompt_ids": enc.prompt(p.prompt), "chosen_ids": enc.response(p.chosen),
-         "rejected_ids": enc.response(p.rejected)}
+        {
+            "prompt_ids": enc.prompt(p.prompt),
+            "chosen_ids": enc.response(p.chosen),
+            "rejected_ids": enc.response(p.rejected),
+        }
         for p in pairs
     ]
 
@@ -118,20 +137,23 @@ def tokens_per_step(rows: list[dict[str, list[int]]], batch_size: int) -> list[i
     return [sum(sizes[i : i + batch_size]) for i in range(0, len(sizes), batch_size)]
 
 
-def rates(run: Run, tokens: list[int], warmup: int) -> dict[str, float]:
-    """Steps and tokens per second over the steps after the first ``warmup``."""
-    seconds = run.step_times[-1] - run.step_times[warmup - 1]
-    timed = len(run.step_times) - warmup
+def rates(runs: list[Run], tokens: list[int], warmup: int) -> dict[str, float]:
+    """Steps and tokens per second over every run's steps after its first ``warmup``."""
+    seconds = sum(r.step_times[-1] - r.step_times[warmup - 1] for r in runs)
+    timed = sum(len(r.step_times) - warmup for r in runs)
+    counted = sum(sum(tokens[warmup : len(r.step_times)]) for r in runs)
     return {
         "steps_per_s": round(timed / seconds, 4),
-        "tokens_per_s": round(sum(tokens[warmup : len(run.step_times)]) / seconds, 1),
-        "first_batch_loss": run.losses[0],
+        "tokens_per_s": round(counted / seconds, 1),
+        "first_batch_loss": runs[0].losses[0],
     }
 
 
 def run_ours(policy: Policy, pairs: list[PreferencePair], config: PolicyConfig) -> Run:
     times: list[float] = []
-    result = train(pairs, config=config, init=policy, progress=lambda _f, _l: times.append(time.perf_counter()))
+    result = train(
+        pairs, config=config, init=policy, progress=lambda _f, _l: times.append(time.perf_counter())
+    )
     return Run(step_times=times, losses=[loss for _step, loss in result.history["dpo"]])
 
 
@@ -156,7 +178,9 @@ def trl_trainer_class():
     return PretokenizedDPOTrainer
 
 
-def run_trl(policy: Policy, rows: list[dict], config: PolicyConfig, total: int) -> tuple[Run, list[float]]:
+def run_trl(
+    policy: Policy, rows: list[dict], config: PolicyConfig, total: int
+) -> tuple[Run, list[float]]:
     """(the run, TRL's reference log-probs: chosen rows then rejected rows)."""
     from datasets import Dataset
     from transformers import TrainerCallback
@@ -206,19 +230,29 @@ def run_trl(policy: Policy, rows: list[dict], config: PolicyConfig, total: int) 
             optimizers=(optimizer, schedule),
             callbacks=[clock],
         )
-        reference = list(trainer.train_dataset["ref_chosen_logps"]) + list(trainer.train_dataset["ref_rejected_logps"])
+        reference = list(trainer.train_dataset["ref_chosen_logps"]) + list(
+            trainer.train_dataset["ref_rejected_logps"]
+        )
         trainer.train()
     return Run(step_times=clock.times, losses=trainer.step_losses), reference
+
+
+def reference_logps(policy: Policy, rows: list[dict]) -> torch.Tensor:
+    """Our reference log-probs of the rows, chosen rows then rejected rows, as TRL lists them."""
+    prompts = [r["prompt_ids"] for r in rows]
+    chosen = policy.logps_ids(prompts, [r["chosen_ids"] for r in rows], reference=True)
+    rejected = policy.logps_ids(prompts, [r["rejected_ids"] for r in rows], reference=True)
+    return torch.cat([chosen, rejected])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="DPO steps/s: training.policy vs TRL DPOTrainer")
     ap.add_argument("--data", default=str(DEFAULT_DATA))
-    ap.add_argument("--steps", type=int, default=16, help="timed steps per trainer")
-    ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    ap.add_argument("--steps", type=int, default=16, help="timed steps per trainer, over 2 rounds")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed steps at the start of a round")
     args = ap.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    total = args.warmup + args.steps
+    total = args.warmup + max(1, args.steps // 2)  # steps of one round
     base = PolicyConfig()
     config = dataclasses.replace(base, device="cpu", max_steps=total)
 
@@ -230,29 +264,34 @@ def main() -> None:
     rows = encoded_rows(policy, [pairs[i] for i in order])
     tokens = tokens_per_step(rows, config.batch_size)
 
-    ours = run_ours(policy, pairs, config)
+    # Rounds in the order ours, TRL, TRL, ours: a drift in the shared machine's load
+    # weighs on both trainers alike.
+    ours = [run_ours(policy, pairs, config)]
     trl, trl_reference = run_trl(policy, rows, config, total)
+    trl = [trl, run_trl(policy, rows, config, total)[0]]
+    ours.append(run_ours(policy, pairs, config))
 
-    with torch.no_grad():
-        prompts = [r["prompt_ids"] for r in rows]
-        our_reference = torch.cat([
-            policy.logps_ids(prompts, [r["chosen_ids"] for r in rows], reference=True),
-            policy.logps_ids(prompts, [r["rejected_ids"] for r in rows], reference=True),
-        ])
-    logps_diff = float((our_reference - torch.tensor(trl_reference)).abs().max())
+    our_reference = reference_logps(policy, rows)
     ours_rates = rates(ours, tokens, args.warmup)
     trl_rates = rates(trl, tokens, args.warmup)
     out = {
         "benchmark": "dpo",
-        "model": {**{k: getattr(base, k) for k in ARCHITECTURE},
-                  "vocab_size": len(policy.tokenizer), "n_parameters": policy.n_parameters},
+        "model": {
+            **{k: getattr(base, k) for k in ARCHITECTURE},
+            "vocab_size": len(policy.tokenizer),
+            "n_parameters": policy.n_parameters,
+        },
         "batch_size": config.batch_size,
-        "steps": args.steps,
+        "steps": sum(len(r.step_times) - args.warmup for r in ours),
         "ours": ours_rates,
         "trl": trl_rates,
-        "first_batch_loss_diff": abs(ours_rates["first_batch_loss"] - trl_rates["first_batch_loss"]),
-        "logps_max_diff": logps_diff,
-        "loss_max_diff": max(abs(a - b) for a, b in zip(ours.losses, trl.losses, strict=True)),
+        "first_batch_loss_diff": abs(
+            ours_rates["first_batch_loss"] - trl_rates["first_batch_loss"]
+        ),
+        "logps_max_diff": float((our_reference - torch.tensor(trl_reference)).abs().max()),
+        "loss_max_diff": max(
+            abs(a - b) for a, b in zip(ours[0].losses, trl[0].losses, strict=True)
+        ),
         "ratio_steps_per_s": round(ours_rates["steps_per_s"] / trl_rates["steps_per_s"], 4),
         "device": "cpu",
         "torch_threads": torch.get_num_threads(),

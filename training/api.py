@@ -24,7 +24,7 @@ LOSS_CURVE = {"type": "array", "items": {"type": "array", "items": {"type": "num
 
 class RewardModelSerializer(DocumentedJSONFields, serializers.ModelSerializer):
     name = serializers.CharField(read_only=True, help_text='"v<version>".')
-    training_run = serializers.PrimaryKeyRelatedField(read_only=True)
+    training_run = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     eval_items = serializers.SerializerMethodField()
 
     class Meta:

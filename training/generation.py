@@ -45,9 +45,18 @@ class NoActivePolicy(Conflict):
     """Generation needs an active policy and the project has none."""
 
 
+class PolicyUnreadable(Conflict):
+    """A policy version's files are missing or damaged (a restore without its artifacts)."""
+
+
 def policy_for(version: ModelVersion):
     """The loaded policy of a version, cached per process."""
-    return _policies.get(version)
+    try:
+        return _policies.get(version)
+    except (OSError, ValueError, KeyError) as exc:
+        raise PolicyUnreadable(
+            f"The files of policy {version.name} cannot be read ({type(exc).__name__}); "
+            f"train a new policy or restore {version.directory}.") from exc
 
 
 def clear_policy_cache() -> None:

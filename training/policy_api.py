@@ -129,7 +129,8 @@ class GenerateApi(APIView):
     @extend_schema(request=GenerateRequest,
                    responses={200: GenerateAnswer,
                               404: OpenApiResponse(description="No such policy version."),
-                              409: OpenApiResponse(description="No active policy."),
+                              409: OpenApiResponse(description="No active policy, or its files "
+                                                   "cannot be read."),
                               429: OpenApiResponse(description="Too many requests (per user; "
                                                    "see Retry-After).")},
                    description="Sample an answer to a prompt from the active policy (or "

@@ -63,5 +63,6 @@ def seeded_ids(path: str, side, *, annotator: bool) -> dict[str, Any]:
     if path.startswith("/api/v1/items/"):
         return {"id": side.gold.pk}
     ids = {"id": side.project.pk, "member_id": side.peer_membership.pk, "job": str(side.job.pk),
-           "hook_id": side.webhook.pk, "snapshot": str(side.snapshot.pk)}
+           "hook_id": side.webhook.pk, "snapshot": str(side.snapshot.pk),
+           "version": side.policy.version}
     return {name: ids[name] for name in names}

@@ -56,15 +56,15 @@ def test_publish_numbers_each_kind_in_its_own_folder(roles, settings):
     assert not list(registry.versions_dir(kind="reward", project_id=project.pk).glob(".staging-*"))
 
 
-def test_only_a_reward_model_sets_off_active_learning(roles, django_capture_on_commit_callbacks):
+def test_each_kind_sets_off_its_own_follow_up(roles, monkeypatch):
     project, users = roles
     reward, policy = _version(project, "reward", 1), _version(project, "policy", 1)
-    with django_capture_on_commit_callbacks() as queued:
-        registry.activate_version(version=policy, actor=users["manager"])
-    assert queued == []
-    with django_capture_on_commit_callbacks() as queued:
-        registry.activate_version(version=reward, actor=users["manager"])
-    assert len(queued) == 1
+    sent = []
+    monkeypatch.setattr(registry, "enqueue_on_commit", lambda name, *args: sent.append(name))
+    registry.activate_version(version=policy, actor=users["manager"])
+    assert sent == ["training.propose_candidates"]  # new prompts for the new policy
+    registry.activate_version(version=reward, actor=users["manager"])
+    assert sent[1:] == ["training.score_items_for_active_learning"]
 
 
 def test_reward_model_api_lists_reward_models_only_in_the_same_shape(roles, client_for):

@@ -40,6 +40,7 @@ class PolicyConfig:
     sft_epochs: int = 3
     sft_lr: float = 2e-3
     sft_on_prompt: bool = False  # also learn to predict the prompt's own tokens
+    sft_on_rejected: bool = False  # also learn prompt -> rejected (a reference fit to both)
     # DPO.
     dpo_epochs: int = 1
     dpo_lr: float = 5e-4

@@ -136,20 +136,21 @@ def supervised(
     steps: Steps,
     history: list,
 ) -> None:
-    """Next-token cross-entropy on prompt -> chosen, averaged over the response tokens
-    (and over the prompt's own tokens too when ``config.sft_on_prompt``)."""
-    n = len(data.prompts)
-    total = config.sft_epochs * math.ceil(n / config.batch_size)
+    """Next-token cross-entropy on prompt -> chosen (and prompt -> rejected when
+    ``config.sft_on_rejected``), averaged over the response tokens (and over the prompt's
+    own tokens too when ``config.sft_on_prompt``)."""
+    prompts, responses = list(data.prompts), list(data.chosen)
+    if config.sft_on_rejected:
+        prompts, responses = prompts * 2, responses + list(data.rejected)
+    total = config.sft_epochs * math.ceil(len(prompts) / config.batch_size)
     opt, schedule, params = optimizer_for(
         model, config.sft_lr, config.weight_decay, total, config.warmup_steps
     )
     model.train()
     for _ in range(config.sft_epochs):
-        for idx in batches(n, config.batch_size, generator):
+        for idx in batches(len(prompts), config.batch_size, generator):
             batch = collate(
-                [data.prompts[i] for i in idx],
-                [data.chosen[i] for i in idx],
-                int(model.config.pad_token_id),
+                [prompts[i] for i in idx], [responses[i] for i in idx], int(model.config.pad_token_id)
             ).to(device)
             if config.sft_on_prompt:
                 logits = model(
@@ -161,7 +162,8 @@ def supervised(
                 labels = batch.input_ids[:, 1:]
                 mask = batch.attention_mask[:, 1:] * batch.attention_mask[:, :-1]
             else:
-                logits, labels, mask = response_logits(model, batch), batch.labels, batch.response_mask
+                logits, labels = response_logits(model, batch), batch.labels
+                mask = batch.response_mask
             loss = -sequence_logps(logits, labels, mask).sum() / mask.sum().clamp(min=1)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -290,7 +292,12 @@ def train(
     )
     data = encode(pairs, encoder)
     per_epoch = math.ceil(len(pairs) / config.batch_size)
-    sft_total = config.sft_epochs * per_epoch if init is None and config.backbone == "tiny" else 0
+    sft_rows = len(pairs) * (2 if config.sft_on_rejected else 1)
+    sft_total = (
+        config.sft_epochs * math.ceil(sft_rows / config.batch_size)
+        if init is None and config.backbone == "tiny"
+        else 0
+    )
     dpo_total = config.dpo_epochs * per_epoch
     if config.max_steps is not None:
         dpo_total = min(dpo_total, config.max_steps)
