@@ -448,7 +448,7 @@ def test_schema_documents_the_import(project_with_roles, manager_client):
     schema = json.loads(response.content)
     operation = schema["paths"]["/api/v1/projects/{id}/items/import/"]["post"]
     parameters = {p["name"]: p for p in operation["parameters"]}
-    assert set(parameters["format"]["schema"]["enum"]) == {"native", "hh-rlhf", "trl"}
+    assert set(parameters["format"]["schema"]["enum"]) == {"native", "hh-rlhf", "trl", "prompts"}
     assert set(parameters["labels"]["schema"]["enum"]) == {"imported", "none"}
     assert set(operation["requestBody"]["content"]) == {"application/x-ndjson",
                                                          "multipart/form-data"}

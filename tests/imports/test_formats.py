@@ -198,5 +198,5 @@ def test_content_hash_ignores_response_order_but_not_content():
 
 
 def test_every_format_has_a_parser_and_known_k():
-    assert set(formats.PARSERS) == {"native", "hh-rlhf", "trl"}
+    assert set(formats.PARSERS) == {"native", "hh-rlhf", "trl", "prompts"}
     assert formats.FIXED_K == {"hh-rlhf": 2, "trl": 2}

@@ -29,8 +29,8 @@ def _score(client, project, body):
 
 def test_the_documented_limits():
     assert LIMITS == (16, 20_000, 100_000) and scoring.MAX_MESSAGES == 50
-    assert settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] == {"score": "60/min",
-                                                                 "feedback": "60/min"}
+    assert settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] == {
+        "score": "60/min", "feedback": "60/min", "generate": "30/min"}
 
 
 @pytest.mark.django_db

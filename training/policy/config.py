@@ -37,10 +37,10 @@ class PolicyConfig:
     max_prompt_tokens: int = 128
     max_response_tokens: int = 64
     # Supervised fine-tuning of the tiny backbone on prompt -> chosen (the reference).
-    sft_epochs: int = 3
+    sft_epochs: int = 2
     sft_lr: float = 2e-3
     sft_on_prompt: bool = False  # also learn to predict the prompt's own tokens
-    sft_on_rejected: bool = False  # also learn prompt -> rejected (a reference fit to both)
+    sft_on_rejected: bool = True  # also learn prompt -> rejected (a reference fit to both)
     # DPO.
     dpo_epochs: int = 1
     dpo_lr: float = 5e-4
