@@ -228,6 +228,7 @@ POLICY_TRAINER_PARAMETERS = {
     "sft_epochs": setting(None, min=0, max=1000),
     "sft_lr": setting(None, min=1e-8, max=1.0),
     "sft_on_prompt": setting(None),
+    "sft_on_rejected": setting(None),
     "dpo_epochs": setting(None, min=1, max=1000),
     "dpo_lr": setting(None, min=1e-8, max=1.0),
     "batch_size": setting(None, min=1, max=4096),
@@ -284,6 +285,7 @@ class PolicySettings(Section):
     sft_epochs: int | None = POLICY_TRAINER_PARAMETERS["sft_epochs"]
     sft_lr: float | None = POLICY_TRAINER_PARAMETERS["sft_lr"]
     sft_on_prompt: bool | None = POLICY_TRAINER_PARAMETERS["sft_on_prompt"]
+    sft_on_rejected: bool | None = POLICY_TRAINER_PARAMETERS["sft_on_rejected"]
     dpo_epochs: int | None = POLICY_TRAINER_PARAMETERS["dpo_epochs"]
     dpo_lr: float | None = POLICY_TRAINER_PARAMETERS["dpo_lr"]
     batch_size: int | None = POLICY_TRAINER_PARAMETERS["batch_size"]

@@ -77,10 +77,11 @@ def test_progress_covers_both_phases_and_can_stop(toy_pairs, tiny_config):
     seen = []
     config = dataclasses.replace(tiny_config, sft_epochs=1, dpo_epochs=1, max_steps=2)
     result = train(toy_pairs[:32], config=config, progress=lambda f, loss: seen.append((f, loss)))
-    assert len(seen) == 2 + 2  # 32 pairs / 16: two SFT steps, DPO capped at two
+    # SFT on 32 chosen + 32 rejected rows in batches of 16: four steps; DPO capped at two.
+    assert len(seen) == 4 + 2
     assert [f for f, _ in seen] == sorted(f for f, _ in seen) and seen[-1][0] == 1.0
     assert all(isinstance(loss, float) for _, loss in seen)
-    assert len(result.history["sft"]) == 2 and len(result.history["dpo"]) == 2
+    assert len(result.history["sft"]) == 4 and len(result.history["dpo"]) == 2
 
     class Stop(Exception):
         pass

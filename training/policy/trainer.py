@@ -260,7 +260,7 @@ def merged(model: nn.Module) -> nn.Module:
 def train(
     pairs: Sequence[PreferencePair],
     *,
-    config: PolicyConfig = PolicyConfig(),
+    config: PolicyConfig = PolicyConfig(),  # noqa: B008  (never mutated)
     progress: Progress | None = None,
     init: Policy | None = None,
 ) -> PolicyResult:
