@@ -158,18 +158,29 @@ def json_body(request) -> dict:
 # --- views --------------------------------------------------------------------------------
 
 
-class RewardModelListApi(generics.ListAPIView):
-    """The project's reward-model versions, newest first (reviewer or manager)."""
+class VersionListApi(generics.ListAPIView):
+    """The project's versions of one model kind, newest first (reviewer or manager)."""
 
-    serializer_class = RewardModelSerializer
+    kind = ModelVersion.Kind.REWARD
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ModelVersion.objects.none()
         project = project_for(user=self.request.user, project_id=self.kwargs["pk"],
                               at_least=Role.REVIEWER)
-        return selectors.versions_of(project=project,
-                                     kind=ModelVersion.Kind.REWARD).order_by("-version")
+        return selectors.versions_of(project=project, kind=self.kind).order_by("-version")
+
+
+def started(run: TrainingRun) -> Response:
+    """The 202 answer of a queued run."""
+    return Response({"id": run.pk, "run": run.pk, "status": run.status,
+                     "url": f"/api/v1/training-runs/{run.pk}/"}, status=status.HTTP_202_ACCEPTED)
+
+
+class RewardModelListApi(VersionListApi):
+    """The project's reward-model versions, newest first (reviewer or manager)."""
+
+    serializer_class = RewardModelSerializer
 
 
 class TrainApi(APIView):
@@ -182,11 +193,8 @@ class TrainApi(APIView):
         project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)
         body = TrainRequest(data=json_body(request))
         body.is_valid(raise_exception=True)
-        run = runs.request_training(project=project, actor=request.user,
-                                    params=body.validated_data)
-        return Response({"id": run.pk, "run": run.pk, "status": run.status,
-                         "url": f"/api/v1/training-runs/{run.pk}/"},
-                        status=status.HTTP_202_ACCEPTED)
+        return started(runs.request_training(project=project, actor=request.user,
+                                             params=body.validated_data))
 
 
 class TrainingRunApi(generics.RetrieveAPIView):

@@ -4,15 +4,15 @@ Thin: parse, check the role, call one service or selector, shape the answer."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from annotation.permissions import Role, project_for
 
-from . import candidates, generation, policy_runs, selectors
-from .api import RewardModelSerializer, TrainStarted, json_body
+from . import candidates, generation, policy_runs
+from .api import RewardModelSerializer, TrainStarted, VersionListApi, json_body, started
 from .models import ModelVersion
 
 
@@ -90,18 +90,11 @@ class ComparisonAnswer(serializers.Serializer):
     rows = ComparisonRow(many=True)
 
 
-class PolicyListApi(generics.ListAPIView):
+class PolicyListApi(VersionListApi):
     """The project's policy versions, newest first (reviewer or manager)."""
 
     serializer_class = PolicySerializer
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return ModelVersion.objects.none()
-        project = project_for(user=self.request.user, project_id=self.kwargs["pk"],
-                              at_least=Role.REVIEWER)
-        return selectors.versions_of(project=project,
-                                     kind=ModelVersion.Kind.POLICY).order_by("-version")
+    kind = ModelVersion.Kind.POLICY
 
 
 class PolicyTrainApi(APIView):
@@ -115,11 +108,8 @@ class PolicyTrainApi(APIView):
         project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)
         body = PolicyTrainRequest(data=json_body(request))
         body.is_valid(raise_exception=True)
-        run = policy_runs.request_policy_training(project=project, actor=request.user,
-                                                  params=body.validated_data)
-        return Response({"id": run.pk, "run": run.pk, "status": run.status,
-                         "url": f"/api/v1/training-runs/{run.pk}/"},
-                        status=status.HTTP_202_ACCEPTED)
+        return started(policy_runs.request_policy_training(
+            project=project, actor=request.user, params=body.validated_data))
 
 
 class GenerateApi(APIView):
