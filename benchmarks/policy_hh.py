@@ -17,6 +17,10 @@ Prints ONE JSON line.
 
 DATABASE_URL (default postgres://postgres@127.0.0.1:5432/rw_bench_policy) names a database
 that this script drops and creates again; its name must contain "bench".
+
+Measured on 2 cores while the test suite ran beside it (load average 2.2 → 5.6)::
+
+    {"benchmark": "policy_hh", "minutes": 12.95, "rewards/accuracies": 0.6282051205635071, "rewards/margins": 0.1809798777103424, "rewards/chosen": -0.5992117524147034, "rewards/rejected": -0.7801916003227234, "logps/chosen": -158.575927734375, "logps/rejected": -188.43455505371094, "kl": 3.1593047380447388, "win_rate": 1.0, "n_train": 2000, "n_eval": 312, "n_parameters": 1377408, "outcome": "activated: first policy model of the project", "reward_model": {"version": "v1", "accuracy": 0.6698717948717948, "minutes": 2.3, "held_out_items_it_trained_on": 0}, "comparison_prompts": 16, "reference": {"shorter_wins": 0.5208333333333334}, "ratio": 1.2061538314819336, "config": {"eval_fraction": 0.13494809688581316}, "torch_threads": 2, "load_avg_1m": [2.23, 5.61]}
 """
 
 from __future__ import annotations
