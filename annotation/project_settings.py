@@ -76,6 +76,11 @@ class Section:
         """The keys that were set explicitly (the rest are defaults)."""
         return self.__dict__.get("_given", frozenset())
 
+    def given_values(self, names) -> dict[str, Any]:
+        """Those of ``names`` set explicitly to something other than None."""
+        return {name: getattr(self, name) for name in names
+                if name in self.given() and getattr(self, name) is not None}
+
 
 @dataclass(frozen=True)
 class QualificationSettings(Section):
@@ -163,8 +168,7 @@ class RewardModelSettings(Section):
     def trainer_params(self) -> dict[str, Any]:
         """The trainer parameters a manager set (``seed`` and ``eval_fraction`` always:
         they define the run's split), as a plain dict for the trainer's config."""
-        params = {name: getattr(self, name) for name in TRAINER_PARAMETERS
-                  if name in self.given() and getattr(self, name) is not None}
+        params = self.given_values(TRAINER_PARAMETERS)
         if "layers" in params:
             params["layers"] = list(params["layers"])
         return {**params, "seed": self.seed, "eval_fraction": self.eval_fraction}
@@ -296,8 +300,7 @@ class PolicySettings(Section):
 
     def trainer_params(self) -> dict[str, Any]:
         """The trainer parameters a manager set, plus ``seed`` and ``eval_fraction``."""
-        params = {name: getattr(self, name) for name in POLICY_TRAINER_PARAMETERS
-                  if name in self.given() and getattr(self, name) is not None}
+        params = self.given_values(POLICY_TRAINER_PARAMETERS)
         return {**params, "seed": self.seed, "eval_fraction": self.eval_fraction}
 
 

@@ -44,6 +44,8 @@ MAX_ATTEMPTS = 3
 # The task that executes a run of each kind.
 TASKS = {TrainingRun.Kind.REWARD_MODEL: "training.train_reward_model",
          TrainingRun.Kind.POLICY: "training.train_policy"}
+# The project settings section of each kind.
+SECTIONS = {TrainingRun.Kind.REWARD_MODEL: "reward_model", TrainingRun.Kind.POLICY: "policy"}
 
 
 def sweep(*, now: datetime | None = None) -> dict[str, int]:
@@ -81,10 +83,13 @@ def recover_lost_runs(*, project: Project | None = None,
     return counts
 
 
+def options_of(project: Project, kind: str):
+    """The project settings section of a run kind (``reward_model`` or ``policy``)."""
+    return getattr(project_settings(project), SECTIONS[kind])
+
+
 def _stale_minutes(run: TrainingRun) -> float:
-    settings_ = project_settings(run.project)
-    section = settings_.policy if run.kind == TrainingRun.Kind.POLICY else settings_.reward_model
-    return section.stale_minutes
+    return options_of(run.project, run.kind).stale_minutes
 
 
 def _holder_lost(run: TrainingRun, *, now: datetime) -> str | None:

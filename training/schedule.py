@@ -14,19 +14,17 @@ from datetime import timedelta
 from django.utils import timezone
 
 from annotation.models import Project
-from annotation.project_settings import project_settings
 
 from . import data, policy_runs, recovery, runs, selectors
 from .models import TrainingRun
 
 REWARD, POLICY = TrainingRun.Kind.REWARD_MODEL, TrainingRun.Kind.POLICY
-SECTIONS = {REWARD: "reward_model", POLICY: "policy"}
 
 
 def maybe_train(*, project: Project, kind: str = REWARD, now=None) -> TrainingRun | None:
     """Start a run of this kind for the project when its schedule and new data call for
     one."""
-    options = getattr(project_settings(project), SECTIONS[kind])
+    options = recovery.options_of(project, kind)
     if not options.auto:
         return None
     now = now or timezone.now()
@@ -57,7 +55,7 @@ def maybe_train_all(*, kind: str = REWARD) -> list[int]:
     ids of the runs started. (Lost runs of every project are
     :func:`training.recovery.sweep`'s.)"""
     started = []
-    auto = {f"settings__{SECTIONS[kind]}__auto": True}
+    auto = {f"settings__{recovery.SECTIONS[kind]}__auto": True}
     for project in Project.objects.filter(**auto):
         run = maybe_train(project=project, kind=kind)
         if run is not None:
