@@ -294,7 +294,10 @@ class Annotation(models.Model):
     strength = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(3)]
     )
-    flags = models.JSONField(default=list, blank=True)
+    flags = models.JSONField(default=list, blank=True, help_text="Flags on the task as a whole.")
+    # Flags on single responses: {"<response id>": ["harmful", ...]}. db_default: the
+    # engine's and the importer's plain-SQL inserts leave it out.
+    response_flags = models.JSONField(default=dict, blank=True, db_default={})
     rationale = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     guideline_version = models.PositiveIntegerField(null=True, blank=True)
@@ -302,6 +305,13 @@ class Annotation(models.Model):
     # left out of agreement, consensus, training and export.
     # db_default: the engine's and the importer's plain-SQL inserts leave it out.
     excluded = models.BooleanField(default=False, db_default=False)
+    # A revision is a new annotation that supersedes the annotator's earlier one: the earlier
+    # row is kept (superseded=True, shown in history and the audit trail) and every reader of
+    # counted labels leaves it out. The revision takes over the assignment.
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="superseded_by"
+    )
+    superseded = models.BooleanField(default=False, db_default=False)
     # NULL, not "": the unique (annotator, idempotency_key) constraint skips NULLs.
     idempotency_key = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
@@ -316,7 +326,7 @@ class Annotation(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["item", "annotator"],
-                condition=Q(annotator__isnull=False, source="human"),
+                condition=Q(annotator__isnull=False, source="human", superseded=False),
                 name="annotation_unique_item_human",
             ),
             models.CheckConstraint(
