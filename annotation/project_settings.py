@@ -305,6 +305,16 @@ class PolicySettings(Section):
 
 
 @dataclass(frozen=True)
+class AnnotationSettings(Section):
+    """What annotators may do with labels they sent (README "History and revisions")."""
+
+    allow_revisions: bool = setting(True, doc="annotators may revise their own labels")
+    revision_window_hours: float = setting(
+        0, min=0, max=100_000, doc="hours after the first submit a label may be revised (0: "
+        "no limit)")
+
+
+@dataclass(frozen=True)
 class JudgesSettings(Section):
     """AI judge settings (filled in by the judge features)."""
 
@@ -322,6 +332,7 @@ class ProjectSettings(Section):
     export: ExportSettings = setting(ExportSettings)
     policy: PolicySettings = setting(PolicySettings)
     judges: JudgesSettings = setting(JudgesSettings)
+    annotation: AnnotationSettings = setting(AnnotationSettings)
 
 
 def project_settings(project) -> ProjectSettings:

@@ -13,4 +13,6 @@ urlpatterns = [
     path("", include("annotation.assignment.ui_urls")),
     path("", include("annotation.quality.ui_urls")),
     path("", include("annotation.exports.ui_urls")),
+    path("", include("annotation.console.ui_urls")),
+    path("", include("annotation.browse.ui_urls")),
 ]

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from annotation.permissions import Role, project_for
 from rankwise.schema import JSON_OBJECT, DocumentedJSONFields
 
-from . import runs, scoring, selectors
+from . import registry, runs, scoring, selectors
 from .models import ModelVersion, TrainingRun
 from .prompts import prompt_text
 
@@ -26,16 +26,21 @@ class RewardModelSerializer(DocumentedJSONFields, serializers.ModelSerializer):
     name = serializers.CharField(read_only=True, help_text='"v<version>".')
     training_run = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     eval_items = serializers.SerializerMethodField()
+    outcome = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
         fields = ["id", "version", "name", "is_active", "metrics", "config", "data_fingerprint",
-                  "eval_items", "training_run", "created_at", "activated_at"]
+                  "eval_items", "training_run", "outcome", "created_at", "activated_at"]
         json_schemas = {"metrics": JSON_OBJECT, "config": JSON_OBJECT,
                         "data_fingerprint": JSON_OBJECT}
 
     def get_eval_items(self, obj: ModelVersion) -> int:
         return len(obj.eval_split.get("eval_items", []))
+
+    def get_outcome(self, obj: ModelVersion) -> str:
+        """Why the run that published it activated it or kept the previous model."""
+        return obj.training_run.outcome if obj.training_run_id else ""
 
 
 class TrainingRunSerializer(DocumentedJSONFields, serializers.ModelSerializer):
@@ -135,14 +140,35 @@ class ScoreAnswer(serializers.Serializer):
     scores = serializers.ListField(child=serializers.FloatField())
 
 
+class ActiveRewardModelAnswer(serializers.Serializer):
+    model_version = serializers.CharField(allow_null=True, help_text='"v<version>"; null when '
+                                          "the project has no active reward model.")
+    version = serializers.IntegerField(allow_null=True)
+    activated_at = serializers.DateTimeField(allow_null=True)
+    trained_on = serializers.IntegerField(allow_null=True,
+                                          help_text="How many labels it was trained on.")
+
+
 class FeedbackRow(serializers.Serializer):
     id = serializers.IntegerField(help_text="Response id.")
+    excerpt = serializers.CharField(help_text="The response's first 40 characters.")
     before = serializers.FloatField()
     after = serializers.FloatField()
 
 
 class FeedbackAnswer(serializers.Serializer):
+    """Without an active model only ``model_version`` (null) and ``responses`` (empty)."""
+
     model_version = serializers.CharField(allow_null=True)
+    version = serializers.IntegerField(required=False, allow_null=True,
+                                       help_text="The active model's number.")
+    activated_at = serializers.DateTimeField(required=False, allow_null=True)
+    trained_on = serializers.IntegerField(required=False, allow_null=True,
+                                          help_text="How many labels it was trained on.")
+    item = serializers.IntegerField(required=False, allow_null=True,
+                                    help_text="The assignment's item.")
+    prompt_excerpt = serializers.CharField(required=False, allow_null=True,
+                                           help_text="The prompt's first 40 characters.")
     responses = FeedbackRow(many=True)
 
 
@@ -231,6 +257,35 @@ class ScoreApi(APIView):
         prompt = prompt_text(prompt=data.get("prompt"), messages=data.get("messages"))
         return Response(scoring.score_texts(project=project, prompt=prompt,
                                             responses=data["responses"]))
+
+
+class ActiveRewardModelApi(APIView):
+    @extend_schema(responses={200: ActiveRewardModelAnswer},
+                   description="Which reward model is active in the project, for the ranking "
+                   "page to tell annotators when a new one goes live (any member). Also "
+                   "loads it in this server process ahead of the first feedback.")
+    def get(self, request, pk):
+        project = project_for(user=request.user, project_id=pk, at_least=Role.ANNOTATOR)
+        return Response(ActiveRewardModelAnswer(scoring.active_model(project=project)).data)
+
+
+class ActivateRewardModelApi(APIView):
+    @extend_schema(request=None,
+                   responses={200: RewardModelSerializer,
+                              403: OpenApiResponse(description="Not a manager of the project."),
+                              404: OpenApiResponse(description="No such project or version.")},
+                   description="Make this reward-model version the active one, e.g. to roll "
+                   "back to an earlier version (manager; audit-logged). Activating the "
+                   "active version again changes nothing.")
+    def post(self, request, pk, version):
+        project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)
+        found = (selectors.versions_of(project=project, kind=ModelVersion.Kind.REWARD)
+                 .filter(version=version).first())
+        if found is None:
+            raise exceptions.NotFound(f"This project has no reward model v{version}.")
+        if not found.is_active:
+            found = registry.activate_version(version=found, actor=request.user)
+        return Response(RewardModelSerializer(found).data)
 
 
 class FeedbackApi(APIView):

@@ -79,7 +79,8 @@ def training_annotations(*, project: Project) -> QuerySet[Annotation]:
     """Labels a model learns from: human and imported, not on gold items, not excluded by a
     reviewer."""
     return Annotation.objects.filter(
-        project=project, source__in=TRAINING_SOURCES, item__is_gold=False, excluded=False
+        project=project, source__in=TRAINING_SOURCES, item__is_gold=False, excluded=False,
+        superseded=False,
     )
 
 
@@ -196,7 +197,8 @@ def new_comparisons_since(*, project: Project, since: datetime | None) -> int:
     """How many training annotations arrived after ``since`` (all of them for None). One
     COUNT on the (project, created_at) index; gold-item labels are counted too, which only
     makes a run start slightly early."""
-    rows = Annotation.objects.filter(project=project, source__in=TRAINING_SOURCES)
+    rows = Annotation.objects.filter(project=project, source__in=TRAINING_SOURCES,
+                                     superseded=False)
     if since is not None:
         rows = rows.filter(created_at__gt=since)
     return rows.count()

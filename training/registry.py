@@ -12,7 +12,9 @@ publishes:
 2. the new version becomes active only when :func:`decide` says so: nothing is active yet,
    the run was forced, or it is not worse than the active model *on the new run's eval
    split* (the active model is re-evaluated there) by at least the project's
-   ``min_improvement``.
+   ``min_improvement``. A reward model is judged pair by pair on the held-out items the
+   active model did not learn from either, with a paired sign test and a minimum number of
+   pairs (:mod:`training.judging`, :func:`training.significance.paired_decision`).
 
 A crash between the rename and the commit leaves a folder that no row names; the next
 publish of that version number replaces it. Only the attempt that still holds its run
@@ -108,11 +110,15 @@ class Decision:
 
 def decide(*, kind: str, active: ModelVersion | None, metrics: dict[str, Any],
            evaluate_active: Callable[[ModelVersion], dict[str, Any]], min_improvement: float,
-           force: bool, metric: str = "accuracy") -> Decision:
+           force: bool, metric: str = "accuracy",
+           judge: Callable[[ModelVersion], tuple[bool, str, dict]] | None = None) -> Decision:
     """Activate when nothing is active, when forced, or when the new model's ``metric`` on
     its own eval split is at least the active model's on that same split (measured by
     ``evaluate_active``) plus ``min_improvement``. The active model's metrics are added to
-    ``metrics`` under ``active_model``."""
+    ``metrics`` under ``active_model``. With ``judge`` (reward models) that comparison is
+    replaced by the judge's (activate, reason, details) on paired held-out pairs; the
+    details go to ``metrics["decision"]``. ``{new}`` in a reason is the new version's name,
+    filled in by :func:`publish`."""
     if active is None:
         return Decision(True, f"activated: first {kind} model of the project")
     if force:
@@ -123,6 +129,13 @@ def decide(*, kind: str, active: ModelVersion | None, metrics: dict[str, Any],
         # The active model's files are gone or unreadable: it cannot be kept anyway.
         return Decision(True, f"activated: {active.name} could not be evaluated ({exc})")
     metrics["active_model"] = {"version": active.version, **old}
+    if judge is not None:
+        try:
+            activate, reason, details = judge(active)
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            return Decision(True, f"activated: {active.name} could not be evaluated ({exc})")
+        metrics["decision"] = details
+        return Decision(activate, reason)
     new_value, old_value = metrics.get(metric), old.get(metric)
     if new_value is None:
         return Decision(False, f"kept {active.name}: the new model has no eval {metric}")
@@ -154,6 +167,7 @@ def publish(*, kind: str, run: TrainingRun, staging: Path, metrics: dict[str, An
                              f"published.")
         number = (ModelVersion.objects.filter(project_id=project_id, kind=kind)
                   .aggregate(n=Max("version"))["n"] or 0) + 1
+        outcome = outcome.replace("{new}", f"v{number}")
         relative = versions_dir(kind=kind, project_id=project_id, relative=True) / str(number)
         final = artifacts_root() / relative
         if final.exists():

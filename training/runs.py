@@ -52,7 +52,7 @@ from rankwise import workers
 from rankwise.celery import enqueue_on_commit
 from rankwise.errors import ApplicationError, Conflict, error_text
 
-from . import data, loader, recovery, registry, scoring, selectors
+from . import data, judging, loader, recovery, registry, scoring, selectors, significance
 from .models import ModelVersion, TrainingRun
 
 log = logging.getLogger(__name__)
@@ -139,8 +139,9 @@ def _queue_run(*, project: Project, kind: str, actor, params: dict[str, Any] | N
 
 
 class ProgressRecorder:
-    """The trainer's ``progress(fraction, loss)`` callback: keeps a loss curve of at most
-    ~``max_points`` points and writes progress to the run's row at most every
+    """The trainer's ``progress(fraction, loss[, held_out_loss])`` callback: keeps a loss
+    curve of at most ~``max_points`` ``[fraction, loss]`` points (and the held-out losses
+    the trainer measured, in ``held_out_curve``, which a run stores in its metrics) and writes progress to the run's row at most every
     ``interval_s`` seconds (plus the last point), so a fast trainer does not hammer the
     database."""
 
@@ -150,6 +151,7 @@ class ProgressRecorder:
         self.interval_s = interval_s
         self.step = 1.0 / max_points
         self.curve: list[list[float]] = []
+        self.held_out_curve: list[list[float]] = []
         self.fraction = 0.0
         self._written_at = 0.0
 
@@ -165,6 +167,15 @@ class ProgressRecorder:
         if now - self._written_at >= self.interval_s or fraction >= 1.0:
             self.flush()
             self._written_at = now
+
+    def held_out(self, fraction: float, loss: float) -> None:
+        """The trainer's ``held_out_progress``: the loss on the held-out items."""
+        if math.isfinite(float(loss)):
+            held = self.held_out_curve
+            if held and float(fraction) - held[-1][0] < self.step:
+                held[-1] = [held[-1][0], float(loss)]
+            else:
+                held.append([round(float(fraction), 4), float(loss)])
 
     def flush(self) -> None:
         written = held(self.run_id, self.attempt).update(
@@ -299,27 +310,43 @@ def _train_and_publish(*, run: TrainingRun, staging: Path, progress,
     train_set, eval_set = trainer.split_by_item(comparisons, eval_fraction=fraction, seed=seed)
     cache = embedding_cache()
     # The split is made here, once, so that the active model can be judged on the same
-    # items; the trainer itself holds nothing more out.
+    # items; the trainer itself holds nothing more out, and reports its loss on them.
     result = trainer.train(train_set, config=replace(config, eval_fraction=0.0), cache=cache,
-                           progress=progress, train_metrics=False)
+                           progress=progress, train_metrics=False, held_out=eval_set or None,
+                           held_out_progress=recorder.held_out)
     metrics = finite(trainer.evaluate(result, eval_set, agreement=agreement or None))
     metrics.setdefault("human_ceiling", None)
     metrics.update(n_train=len(train_set), n_eval=len(eval_set),
-                   train_seconds=round(float(result.seconds), 2))
+                   train_seconds=round(float(result.seconds), 2),
+                   held_out_loss_curve=recorder.held_out_curve)
 
     trainer.save(result, staging)
+    min_improvement = float(project_settings(project).reward_model.min_improvement)
+    all_items = [int(c.item_id) for c in comparisons]
+    labels = int(labelled.fingerprint.get("n_annotations") or 0)
+
+    def judge(active: ModelVersion):
+        paired, _ = judging.judge(active=active, scorer=result.scorer, eval_set=eval_set,
+                                  all_items=all_items, cache=cache)
+        activate, reason, details = significance.paired_decision(
+            paired=paired, new_name="{new}", active_name=active.name, new_labels=labels,
+            active_labels=int((active.data_fingerprint or {}).get("n_annotations") or 0),
+            min_improvement=min_improvement)
+        return activate, reason, finite(details)
+
     decision = registry.decide(
         kind=KIND, active=selectors.active_version(project_id=project.pk, kind=KIND),
-        metrics=metrics, force=bool(run.params.get("force")),
-        min_improvement=float(project_settings(project).reward_model.min_improvement),
+        metrics=metrics, force=bool(run.params.get("force")), min_improvement=min_improvement,
         evaluate_active=lambda active: finite(
             scoring.evaluate_version(active, eval_set, cache=cache)),
+        judge=judge,
     )
     return registry.publish(
         kind=KIND, run=run, staging=staging, metrics=metrics, config=finite(config.to_dict()),
         fingerprint=labelled.fingerprint,
         eval_split={"seed": seed, "fraction": fraction, "train_items": len(train_set),
-                    "eval_items": sorted(int(c.item_id) for c in eval_set)},
+                    "eval_items": sorted(int(c.item_id) for c in eval_set),
+                    "train_item_ids": sorted({int(c.item_id) for c in train_set})},
         activate=decision.activate, outcome=decision.outcome, curve=recorder.curve,
     )
 

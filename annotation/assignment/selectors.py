@@ -100,7 +100,7 @@ def practice_answers(*, project_id: int, annotator, limit: int) -> list[tuple[li
     """(ranking, gold ranking) of the annotator's most recent practice answers, oldest first."""
     rows = list(
         Annotation.objects.filter(project_id=project_id, annotator=annotator,
-                                  assignment__is_practice=True)
+                                  assignment__is_practice=True, superseded=False)
         .order_by("-id")
         .values_list("ranking", "item__gold_ranking")[:limit]
     )

@@ -102,7 +102,9 @@ class SubmitSchema(serializers.Serializer):
     )
     strength = serializers.IntegerField(required=False, min_value=1, max_value=3,
                                         help_text="Only for items with two responses.")
-    flags = serializers.ListField(child=serializers.CharField(), required=False)
+    flags = serializers.JSONField(
+        required=False, help_text='Flags on the task: a list, or an object {"task": [...], '
+        '"<response id>": [...]} that flags single responses too.')
     rationale = serializers.CharField(required=False, allow_blank=True)
     duration_ms = serializers.IntegerField(required=False, min_value=0)
 
@@ -135,3 +137,70 @@ class SkipSchema(serializers.Serializer):
 class SkippedSchema(serializers.Serializer):
     assignment = serializers.IntegerField()
     status = serializers.CharField()
+
+
+# --- the annotator's own progress and labels (history.py, revision.py) --------------------
+
+class MyProgressSchema(serializers.Serializer):
+    done = serializers.IntegerField(help_text="Labels the project has, each item counted up "
+                                    "to the overlap (gold items left out).")
+    needed = serializers.IntegerField(help_text="Labels the project needs: items × overlap.")
+    items_complete = serializers.IntegerField()
+    items_total = serializers.IntegerField()
+    overlap = serializers.IntegerField()
+    submitted_by_you = serializers.IntegerField(help_text="Your submitted labels, all sessions.")
+    left_for_you = serializers.IntegerField(help_text="Open items you have not had yet.")
+
+
+class ItemExcerpt(serializers.Serializer):
+    id = serializers.IntegerField()
+    excerpt = serializers.CharField(allow_blank=True)
+
+
+class MyLabelSchema(serializers.Serializer):
+    id = serializers.IntegerField()
+    item = ItemExcerpt()
+    submitted_at = serializers.DateTimeField()
+    display_order = serializers.ListField(child=serializers.IntegerField(),
+                                          help_text="Response ids in the order you saw them.")
+    ranking = serializers.ListField(child=serializers.ListField(
+        child=serializers.IntegerField()))
+    strength = serializers.IntegerField(allow_null=True)
+    flags = serializers.ListField(child=serializers.CharField())
+    response_flags = serializers.DictField(child=serializers.ListField(
+        child=serializers.CharField()), help_text='{"<response id>": [flag, ...]}')
+    why = serializers.CharField(allow_blank=True, help_text="The reason you wrote.")
+    is_practice = serializers.BooleanField()
+    superseded = serializers.BooleanField(help_text="You revised this label later.")
+    revises = serializers.IntegerField(allow_null=True,
+                                       help_text="The label this one replaced.")
+    revisable = serializers.BooleanField()
+    not_revisable_because = serializers.CharField(allow_null=True)
+
+
+class MyLabelsSchema(serializers.Serializer):
+    count = serializers.IntegerField()
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    results = MyLabelSchema(many=True)
+
+
+class LabelToReviseSchema(MyLabelSchema):
+    item = ItemShown()
+    revise_url = serializers.CharField()
+
+
+class RevisedSchema(serializers.Serializer):
+    annotation = serializers.IntegerField(help_text="The live label: the revision.")
+    assignment = serializers.IntegerField()
+    supersedes = serializers.IntegerField(allow_null=True)
+    created = serializers.BooleanField(help_text="False when this repeated a revision or "
+                                       "changed nothing.")
+    feedback_url = serializers.CharField()
+
+
+def revised_body(result) -> dict:
+    return {"annotation": result.annotation_id, "assignment": result.assignment_id,
+            "supersedes": result.supersedes, "created": result.created,
+            "feedback_url": feedback_url(result.assignment_id)}

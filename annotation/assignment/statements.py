@@ -430,22 +430,24 @@ UPDATE {T["assignment"]} SET status = '{SUBMITTED}', finished_at = %(now)s
 WHERE id = %(assignment)s"""
 STORE = f"""
 INSERT INTO {T["annotation"]} (project_id, item_id, assignment_id, annotator_id, source,
-    ranking, strength, flags, rationale, duration_ms, guideline_version, idempotency_key,
-    created_at)
+    ranking, strength, flags, response_flags, rationale, duration_ms, guideline_version,
+    idempotency_key, created_at)
 VALUES (%(project)s, %(item)s, %(assignment)s, %(user)s, '{Annotation.Source.HUMAN.value}',
     {_json_cast().format("ranking")}, %(strength)s, {_json_cast().format("flags")},
-    %(rationale)s, %(duration)s, %(version)s, %(key)s, %(now)s)
+    {_json_cast().format("response_flags")}, %(rationale)s, %(duration)s, %(version)s, %(key)s, %(now)s)
 RETURNING id"""
 
 
 def store_annotation(*, held: Held, user_id: int, ranking: list[list[int]], strength: int | None,
                      flags: list[str], rationale: str, duration_ms: int | None,
-                     idempotency_key: str | None, now: datetime) -> int:
+                     idempotency_key: str | None, now: datetime,
+                     response_flags: dict[str, list[str]] | None = None) -> int:
     """Close the assignment and store its annotation; returns the annotation's id."""
     _count(CLOSE, {"assignment": held.id, "now": _when(now)})
     return _one(STORE, {
         "project": held.project_id, "item": held.item_id, "assignment": held.id,
         "user": user_id, "ranking": _json_param(ranking), "strength": strength,
-        "flags": _json_param(flags), "rationale": rationale, "duration": duration_ms,
+        "flags": _json_param(flags), "response_flags": _json_param(response_flags or {}),
+        "rationale": rationale, "duration": duration_ms,
         "version": held.guideline_version, "key": idempotency_key, "now": _when(now),
     })[0]

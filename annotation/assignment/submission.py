@@ -22,6 +22,7 @@ from .validation import (
     check_submission,
     normalise,
     qualification_status,
+    same_flags,
     same_ranking,
 )
 
@@ -89,7 +90,7 @@ def _submit(*, assignment_id: int, annotator, body: dict, idempotency_key: str |
     annotation_id = statements.store_annotation(
         held=held, user_id=annotator.pk, ranking=clean.ranking, strength=clean.strength,
         flags=clean.flags, rationale=clean.rationale, duration_ms=clean.duration_ms,
-        idempotency_key=idempotency_key or None, now=now,
+        idempotency_key=idempotency_key or None, now=now, response_flags=clean.response_flags,
     )
     done, overlap = counted
     if done == overlap and not held.is_gold:
@@ -106,9 +107,9 @@ def _submit(*, assignment_id: int, annotator, body: dict, idempotency_key: str |
                      practice=practice)
 
 
-def _same_body(annotation: Annotation, body: dict) -> bool:
+def same_body(annotation: Annotation, body: dict) -> bool:
     """Whether a body repeats the stored submission: the same ranking (tied ids in any
-    order), strength, flags (as a set) and rationale, each of the type a first submission
+    order), strength, task and response flags (each as a set) and rationale, each of the type a first submission
     must have, so that a body the first submit would have refused is never replayed."""
     ranking = body["ranking"]
     if not isinstance(ranking, list) or not all(
@@ -120,13 +121,11 @@ def _same_body(annotation: Annotation, body: dict) -> bool:
     strength, flags, rationale = body["strength"], body["flags"], body["rationale"]
     if strength is not None and not _is_int(strength):
         return False
-    flags = [] if flags is None else flags
-    if not isinstance(flags, list) or not all(isinstance(flag, str) for flag in flags):
+    if not same_flags(flags, annotation.flags, annotation.response_flags):
         return False
     rationale = "" if rationale is None else rationale
     return (
         strength == annotation.strength
-        and set(flags) == set(annotation.flags)
         and isinstance(rationale, str) and rationale == annotation.rationale
     )
 
@@ -139,7 +138,7 @@ def _replay(*, held: statements.Held, annotator, body: dict,
             idempotency_key: str | None) -> Submitted:
     annotation = Annotation.objects.get(assignment_id=held.id)
     same_key = bool(idempotency_key) and idempotency_key == annotation.idempotency_key
-    if not same_key and not _same_body(annotation, body):
+    if not same_key and not same_body(annotation, body):
         raise Conflict(
             f"This assignment was already submitted (annotation {annotation.pk}); a "
             "submission cannot be changed.",

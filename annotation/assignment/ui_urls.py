@@ -4,4 +4,5 @@ from . import views
 
 urlpatterns = [
     path("projects/<id:pk>/annotate/", views.annotate, name="annotate"),
+    path("projects/<id:pk>/my-labels/", views.my_labels, name="my-labels"),
 ]

@@ -25,6 +25,7 @@ class Submission:
     ranking: list[list[int]]
     strength: int | None = None
     flags: list[str] = field(default_factory=list)
+    response_flags: dict[str, list[str]] = field(default_factory=dict)
     rationale: str = ""
     duration_ms: int | None = None
 
@@ -94,18 +95,8 @@ def check_submission(
             errors.append({"field": "strength", "message": "strength must be 1, 2 or 3."})
         elif not errors and len(ranking) == 1:
             errors.append({"field": "strength", "message": "strength cannot go with a tie."})
-    clean_flags: list[str] = []
-    if flags is not None:
-        if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
-            errors.append({"field": "flags", "message": "flags must be a list of strings."})
-        else:
-            for flag in flags:
-                if flag not in allowed_flags:
-                    allowed = ", ".join(allowed_flags)
-                    errors.append({"field": "flags", "message": (
-                        f"unknown flag {flag!r}; this project allows: {allowed}.")})
-                elif flag not in clean_flags:
-                    clean_flags.append(flag)
+    clean_flags, response_flags = check_flags(flags, response_ids=response_ids,
+                                              allowed_flags=allowed_flags, errors=errors)
     if rationale is None:
         rationale = ""
     if not isinstance(rationale, str):
@@ -124,8 +115,84 @@ def check_submission(
         raise InvalidSubmission(errors)
     return Submission(
         ranking=[list(tier) for tier in ranking], strength=strength, flags=clean_flags,
-        rationale=rationale, duration_ms=duration_ms,
+        response_flags=response_flags, rationale=rationale, duration_ms=duration_ms,
     )
+
+
+TASK_FLAGS = "task"  # the key of the task's own flags when ``flags`` is an object
+
+
+def check_flags(flags: Any, *, response_ids: Iterable[int], allowed_flags: Sequence[str],
+                errors: list[dict[str, str]]) -> tuple[list[str], dict[str, list[str]]]:
+    """The task's flags and each response's, from ``flags`` as a list (the task's flags)
+    or an object ``{"task": [...], "<response id>": [...]}``; problems go to ``errors``.
+    Responses without flags are left out of the second value."""
+    if flags is None:
+        return [], {}
+    if isinstance(flags, list):
+        return _flag_list(flags, "flags", allowed_flags, errors), {}
+    if not isinstance(flags, dict):
+        errors.append({"field": "flags", "message": (
+            'flags must be a list of strings, or an object {"task": [...], '
+            '"<response id>": [...]}.')})
+        return [], {}
+    known = {str(rid) for rid in response_ids}
+    task: list[str] = []
+    per_response: dict[str, list[str]] = {}
+    for key, value in flags.items():
+        if key == TASK_FLAGS:
+            task = _flag_list(value, "flags.task", allowed_flags, errors)
+        elif key not in known:
+            errors.append({"field": "flags", "message": (
+                f"{key!r} is not one of this item's response ids; use \"task\" for the "
+                "task's own flags.")})
+        elif clean := _flag_list(value, f"flags[{key}]", allowed_flags, errors):
+            per_response[key] = clean
+    return task, per_response
+
+
+def _flag_list(flags: Any, where: str, allowed_flags: Sequence[str],
+               errors: list[dict[str, str]]) -> list[str]:
+    if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+        errors.append({"field": "flags", "message": f"{where} must be a list of strings."})
+        return []
+    clean: list[str] = []
+    for flag in flags:
+        if flag not in allowed_flags:
+            allowed = ", ".join(allowed_flags)
+            errors.append({"field": "flags", "message": (
+                f"unknown flag {flag!r} in {where}; this project allows: {allowed}.")})
+        elif flag not in clean:
+            clean.append(flag)
+    return clean
+
+
+def same_flags(body_flags: Any, flags: Iterable[str], response_flags: dict) -> bool:
+    """Whether ``flags`` as a body sent them (list or object) name the same task and
+    response flags (each as a set) as the stored ones; a malformed value never does."""
+    problems: list[dict[str, str]] = []
+    ids = [int(k) for k in response_flags if str(k).isdigit()]
+    if isinstance(body_flags, dict):
+        ids += [int(k) for k in body_flags if isinstance(k, str) and k.isdigit()]
+    task, per_response = check_flags(body_flags, response_ids=ids,
+                                     allowed_flags=_everything, errors=problems)
+    if problems:
+        return False
+    stored = {str(k): set(v) for k, v in (response_flags or {}).items() if v}
+    return set(task) == set(flags) and {k: set(v) for k, v in per_response.items()} == stored
+
+
+class _Everything:
+    """Any flag is allowed: comparing a body with what was stored, not checking it."""
+
+    def __contains__(self, _flag: object) -> bool:
+        return True
+
+    def __iter__(self):
+        return iter(())
+
+
+_everything: Any = _Everything()
 
 
 def normalise(ranking: Iterable[Iterable[int]]) -> list[list[int]]:

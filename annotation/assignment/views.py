@@ -20,12 +20,17 @@ from annotation.permissions import Role, has_role
 from ..project_settings import project_settings
 
 
-@login_required
-@ensure_csrf_cookie
-def annotate(request, pk):
+def _member_project(request, pk) -> Project:
     project = get_object_or_404(Project, pk=pk)
     if not has_role(user=request.user, project=project, at_least=Role.ANNOTATOR):
         raise Http404("No such project.")
+    return project
+
+
+@login_required
+@ensure_csrf_cookie
+def annotate(request, pk):
+    project = _member_project(request, pk)
     guidelines_url = reverse("guidelines", args=[project.pk])
     back_here = f"{guidelines_url}?{urlencode({'next': request.path})}"
     # Checked here too (the API answers 403 as well) so that nobody sees a task flash by
@@ -44,6 +49,9 @@ def annotate(request, pk):
             "assignment": "/api/v1/assignments/{id}/",
             "guidelines": back_here,
             "project": reverse("project", args=[project.pk]),
+            "progress": f"/api/v1/projects/{project.pk}/my-progress/",
+            "label": "/api/v1/annotations/{id}/",
+            "myLabels": reverse("my-labels", args=[project.pk]),
         },
     }
     return render(request, "annotation/annotate/rank.html", {
@@ -55,3 +63,20 @@ def annotate(request, pk):
             for flag in config["flags"]
         ],
     })
+
+
+@login_required
+@ensure_csrf_cookie
+def my_labels(request, pk):
+    """The annotator's own labels, newest first, each with a link to revise it; the list
+    is read from the API by my_labels.js."""
+    project = _member_project(request, pk)
+    config = {
+        "projectId": project.pk,
+        "urls": {
+            "list": f"/api/v1/projects/{project.pk}/my-labels/",
+            "annotate": reverse("annotate", args=[project.pk]),
+        },
+    }
+    return render(request, "annotation/annotate/my_labels.html",
+                  {"project": project, "config": config})

@@ -76,6 +76,7 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("duration_ms", "time spent on the label, or null"),
         ("guideline_version", "the guideline version the annotator acknowledged, or null"),
         ("created_at", "when the label was submitted (ISO 8601, UTC)"),
+        ("response_flags", "flags on single responses: a list of {response_id, flags}"),
     ),
     "consensus": (
         ("item_id", "the item"),

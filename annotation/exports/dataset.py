@@ -318,8 +318,9 @@ class _Export:
         if details:
             rows = rows.annotate(flags_text=Cast("flags", TextField()),
                                  display_text=Cast("assignment__display_order", TextField()))
+            rows = rows.annotate(response_flags_text=Cast("response_flags", TextField()))
             columns += ["flags_text", "display_text", "annotator_id", "rationale", "duration_ms",
-                        "guideline_version", "created_at"]
+                        "guideline_version", "created_at", "response_flags_text"]
         raw = list(rows.order_by("item_id", "id").values_list(*columns))
         if self.allowed_labels is not None:
             raw = [row for row in raw if row[0] in self.allowed_labels]
@@ -327,6 +328,7 @@ class _Export:
         if details:
             flags = _json_texts([row[5] for row in raw])
             shown = _json_texts([row[6] for row in raw])
+            per_response = _json_texts([row[12] for row in raw])
         out: dict[int, list[ExportLabel]] = {}
         item_id, position_of = None, {}
         for n, row in enumerate(raw):
@@ -344,6 +346,7 @@ class _Export:
                 label.annotator = self._pseudonym(row[7]) if row[7] is not None else None
                 (label.rationale, label.duration_ms, label.guideline_version,
                  label.created_at) = row[8], row[9], row[10], _iso(row[11])
+                label.response_flags = dict(per_response[n] or {})
             labels.append(label)
         return out
 

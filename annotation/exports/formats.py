@@ -41,7 +41,8 @@ kept with ``ties=keep`` reads back as chosen ≻ rejected, unless its two texts 
 (a pseudonym, never a username; null for imported labels), ``source``, ``ranking`` (tiers of
 response ids, as stored), ``ranking_positions``, ``display_order`` (the response ids in the
 order the annotator was shown them; null without an assignment), ``strength``, ``flags``,
-``rationale``, ``duration_ms``, ``guideline_version``, ``created_at`` (ISO 8601).
+``rationale``, ``duration_ms``, ``guideline_version``, ``created_at`` (ISO 8601),
+``response_flags`` (flags on single responses: ``[{"response_id", "flags"}]`` by id).
 
 ``consensus`` — one row per item: ``item_id``, ``prompt`` or ``messages``, ``responses``
 (``[{"id", "position", "text", "model"}]``), ``ranking`` (tiers of response ids),
@@ -81,6 +82,7 @@ class ExportLabel:
     annotator: str | None = None  # pseudonym
     display_order: list[int] | None = None
     flags: list[str] = field(default_factory=list)
+    response_flags: dict[str, list[str]] = field(default_factory=dict)
     rationale: str = ""
     duration_ms: int | None = None
     guideline_version: int | None = None
@@ -239,6 +241,10 @@ class HhRlhf(PairFormat):
             }
 
 
+def _by_id(entry: tuple[str, list[str]]) -> int:
+    return int(entry[0])
+
+
 class Annotations(Format):
     name = "annotations"
     texts = False
@@ -257,6 +263,8 @@ class Annotations(Format):
                 "strength": label.strength, "flags": label.flags, "rationale": label.rationale,
                 "duration_ms": label.duration_ms, "guideline_version": label.guideline_version,
                 "created_at": label.created_at,
+                "response_flags": [{"response_id": int(rid), "flags": flags} for rid, flags
+                                   in sorted(label.response_flags.items(), key=_by_id)],
             }
 
 

@@ -132,7 +132,9 @@ def schema_for(format: str, *, conversational: bool = False, ties: bool = False)
                    ("ranking_positions", tiers), ("display_order", pa.list_(pa.int64())),
                    ("strength", pa.int64()), ("flags", pa.list_(pa.string())),
                    ("rationale", pa.string()), ("duration_ms", pa.int64()),
-                   ("guideline_version", pa.int64()), ("created_at", pa.string())]
+                   ("guideline_version", pa.int64()), ("created_at", pa.string()),
+                   ("response_flags", pa.list_(pa.struct([("response_id", pa.int64()),
+                                                          ("flags", pa.list_(pa.string()))])))]
     elif format == "consensus":
         response = pa.struct([("id", pa.int64()), ("position", pa.int64()),
                               ("text", pa.string()), ("model", pa.string())])

@@ -82,7 +82,9 @@ def _json_texts(texts: list[str | None]) -> list:
 
 def counted_rows(*, project: Project, sources: Sequence[str] = HUMAN):
     """The counted annotations of the project from ``sources`` (see the module doc)."""
-    rows = Annotation.objects.filter(project=project, source__in=list(sources), excluded=False)
+    # A superseded label was revised: only its revision counts.
+    rows = Annotation.objects.filter(project=project, source__in=list(sources), excluded=False,
+                                     superseded=False)
     return rows.filter(Q(assignment__isnull=True) | Q(assignment__is_practice=False))
 
 

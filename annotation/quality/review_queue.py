@@ -73,7 +73,7 @@ def progress(*, project: Project) -> dict:
     start = (now - timedelta(hours=23)).replace(minute=0, second=0, microsecond=0)
     per_hour = dict(
         Annotation.objects.filter(project=project, source=Annotation.Source.HUMAN,
-                                  created_at__gte=start)
+                                  superseded=False, created_at__gte=start)
         .annotate(hour=TruncHour("created_at")).values("hour")
         .annotate(n=Count("id")).values_list("hour", "n"))
     hours = [start + timedelta(hours=h) for h in range(24)]
@@ -81,7 +81,7 @@ def progress(*, project: Project) -> dict:
         **project_progress(project=project),
         "overlap": project.overlap,
         "labels_last_hour": Annotation.objects.filter(
-            project=project, source=Annotation.Source.HUMAN,
+            project=project, source=Annotation.Source.HUMAN, superseded=False,
             created_at__gte=now - timedelta(hours=1)).count(),
         "labels_per_hour": [{"hour": hour.isoformat(), "labels": per_hour.get(hour, 0)}
                             for hour in hours],

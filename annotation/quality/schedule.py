@@ -23,7 +23,7 @@ RECOMPUTE_TASK = "annotation.recompute_quality"
 
 def changed_at(project: Project):
     """The newest label or review of the project (None: neither)."""
-    label = (Annotation.objects.filter(project=project).order_by("-created_at")
+    label = (Annotation.objects.filter(project=project, superseded=False).order_by("-created_at")
              .values_list("created_at", flat=True).first())
     review = Review.objects.filter(item__project=project).aggregate(at=Max("created_at"))["at"]
     return max((t for t in (label, review) if t is not None), default=None)

@@ -49,7 +49,8 @@ class LabelSerializer(serializers.ModelSerializer):
     class Meta:
         model = Annotation
         fields = ["id", "annotator", "username", "source", "ranking", "strength", "flags",
-                  "rationale", "duration_ms", "guideline_version", "created_at", "excluded"]
+                  "rationale", "duration_ms", "guideline_version", "created_at", "excluded",
+                  "response_flags", "superseded", "supersedes"]
 
 
 class ReviewSerializer(serializers.ModelSerializer):

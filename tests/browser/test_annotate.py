@@ -118,7 +118,8 @@ def test_rank_by_mouse_and_keyboard_skip_and_run_out(live_server, new_page, log_
         "No reward model yet: your labels will train the first one.")
     assert page.evaluate("window.__samePage") == "yes"
     assert page.evaluate("window.__owned") is None
-    assert "1 label this session" in page.inner_text("#progress")
+    page.wait_for_function(
+        "document.querySelector('#progress').textContent.includes('your labels: 1')")
     shot(page, "feedback-and-second-task")
 
     # Item 2: keyboard only. 2, T, 3 ties #2 and #3 for first; 1 comes last.

@@ -158,7 +158,8 @@ def test_annotations_one_line_per_label_with_a_pseudonym(world, client_for):
     first = rows[0]
     assert list(first) == ["annotation_id", "item_id", "annotator", "source", "ranking",
                            "ranking_positions", "display_order", "strength", "flags",
-                           "rationale", "duration_ms", "guideline_version", "created_at"]
+                           "rationale", "duration_ms", "guideline_version", "created_at",
+                           "response_flags"]
     x, y = items["A"].responses.order_by("position").values_list("pk", flat=True)
     assert (first["ranking"], first["ranking_positions"]) == ([[x], [y]], [[0], [1]])
     assert (first["strength"], first["guideline_version"], first["source"]) == (3, 1, "human")

@@ -139,7 +139,7 @@ def test_annotations_and_consensus_rows():
                      "source": "human", "ranking": [[101], [100]], "ranking_positions": [[1], [0]],
                      "display_order": [101, 100], "strength": 2, "flags": ["unsure"],
                      "rationale": "r", "duration_ms": 10, "guideline_version": 3,
-                     "created_at": "2025-01-01T00:00:00+00:00"}]
+                     "created_at": "2025-01-01T00:00:00+00:00", "response_flags": []}]
     review = ExportReview(id=1, decision="rank", note="n", created_at="2025-01-02T00:00:00+00:00")
     row = next(formats.formatter("consensus").rows(item(
         ["a", "b"], [[1], [0]], method="majority", confidence=1.0, agreement=None, n_labels=1,

@@ -20,6 +20,11 @@ def existing(world, route: str, name: str):
         return world["job"].pk
     if name == "member_id":
         return project.memberships.first().pk
+    if name == "version" and "/reward-models/" in route:
+        from training.models import ModelVersion
+
+        return ModelVersion.objects.get_or_create(project=project, kind="reward", version=1,
+                                                  defaults={"artifact_path": "reward_models/x/1"})[0].version
     if name == "version":
         from training.models import ModelVersion
 
@@ -29,6 +34,14 @@ def existing(world, route: str, name: str):
         return project.pk
     if route.startswith("api/v1/assignments/"):
         return world["task"].assignment.pk
+    if route.startswith("api/v1/annotations/"):
+        from annotation.assignment import services as engine
+
+        task = world["task"]
+        engine.submit_annotation(assignment_id=task.assignment.pk,
+                                 annotator=task.assignment.annotator,
+                                 ranking=[[r["id"]] for r in task.responses])
+        return task.assignment.annotation.pk
     if route.startswith("api/v1/items/"):
         return project.items.first().pk
     if route.startswith("api/v1/training-runs/"):

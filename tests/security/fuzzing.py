@@ -22,7 +22,8 @@ from schemathesis.specs.openapi.checks import (
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 # The annotating loop, fuzzed as the annotator who holds the seeded assignments as well.
-ANNOTATING = r"/(next|submit|skip|feedback)/$"
+ANNOTATING = (r"/(next|submit|skip|feedback)/$|/annotations/\{id\}/(revise/)?$"
+              r"|/my-(progress|labels)/$")
 
 
 @schemathesis.serializer("application/x-ndjson")
@@ -58,6 +59,9 @@ def seeded_ids(path: str, side, *, annotator: bool) -> dict[str, Any]:
             return {}
         held = side.submitted if path.endswith("/feedback/") else side.leased
         return {"id": held.pk}
+    if path.startswith("/api/v1/annotations/"):
+        # The owner's own label (someone else's is a 404 like any other).
+        return {"id": side.submitted.annotation.pk} if annotator else {}
     if path.startswith("/api/v1/training-runs/"):
         return {"id": side.run.pk}
     if path.startswith("/api/v1/items/"):

@@ -59,13 +59,14 @@ AUDIENCE: dict[str, set[str]] = {
     "alpha-project-q7": A_MEMBERS, "alpha-guideline-q7": A_MEMBERS,
     "alpha-prompt-q7": A_MEMBERS, "alpha-answer-q7": A_MEMBERS,
     # Labels, gold and runs: reviewers and managers only.
-    "alpha-rationale-q7": A_REVIEWERS, "alpha-own-q7": A_REVIEWERS,
+    # An annotator reads the reasons they gave themselves in "Your labels" (history.py).
+    "alpha-rationale-q7": A_REVIEWERS, "alpha-own-q7": A_REVIEWERS | {"annotator"},
     "alpha-goldmeta-q7": A_REVIEWERS, "alpha-trace-q7": A_REVIEWERS,
     USERNAMES["peer"]: A_REVIEWERS, USERNAMES["manager"]: A_REVIEWERS,
     USERNAMES["reviewer"]: A_REVIEWERS, USERNAMES["annotator"]: A_REVIEWERS | {"annotator"},
     "bravo-project-q7": B_MEMBERS, "bravo-guideline-q7": B_MEMBERS,
     "bravo-prompt-q7": B_MEMBERS, "bravo-answer-q7": B_MEMBERS,
-    "bravo-rationale-q7": B_REVIEWERS, "bravo-own-q7": B_REVIEWERS,
+    "bravo-rationale-q7": B_REVIEWERS, "bravo-own-q7": B_REVIEWERS | {"other_annotator"},
     "bravo-goldmeta-q7": B_REVIEWERS, "bravo-trace-q7": B_REVIEWERS,
     USERNAMES["other_peer"]: B_REVIEWERS, USERNAMES["other_manager"]: B_REVIEWERS,
     USERNAMES["other_annotator"]: B_REVIEWERS | {"other_annotator"},
@@ -174,6 +175,9 @@ def _side(tag: str, manager, annotator, peer, others: list, staff) -> Side:
     policy = ModelVersion.objects.create(project=project, kind=ModelVersion.Kind.POLICY,
                                          version=number,
                                          artifact_path=f"policies/{tag}-missing/{number}")
+    # An inactive reward model of the same number, for the routes that activate one.
+    ModelVersion.objects.create(project=project, kind=ModelVersion.Kind.REWARD, version=number,
+                                artifact_path=f"reward_models/{tag}-missing/{number}")
     project.refresh_from_db()
     return Side(project=project, leased=task.assignment, submitted=submitted,
                 peer_assignment=peer_assignment, peer_membership=peer_membership, gold=gold,

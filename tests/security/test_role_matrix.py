@@ -97,6 +97,11 @@ TABLE: dict[tuple[str, str], Rule] = {
     # 409: the seeded projects have no active model, which only callers who may score learn.
     ("api/v1/projects/<id:pk>/reward-models/score/", "post"): Rule(
         ANNOTATOR, 409, {"prompt": "Hi", "responses": ["a", "b"]}),
+    # --- the ranking page's feedback: which reward model is live (training/api.py) ---------
+    ("api/v1/projects/<id:pk>/reward-models/active/", "get"): Rule(ANNOTATOR, 200),
+    # --- reward models: activate / roll back a version by hand (training/api.py) ----------
+    ("api/v1/projects/<id:pk>/reward-models/<id:version>/activate/", "post"): Rule(
+        MANAGER, 200, {}),
     ("api/v1/training-runs/<id:pk>/", "get"): Rule(REVIEWER, 200),
     ("api/v1/projects/<id:pk>/policies/", "get"): Rule(REVIEWER, 200),
     ("api/v1/projects/<id:pk>/policies/train/", "post"): Rule(MANAGER, 202, {}),
@@ -154,6 +159,45 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("projects/<id:pk>/policies/train/", "post"): Rule(MANAGER, 302, {}, kind="form"),
     ("projects/<id:pk>/policies/candidates/", "post"): Rule(MANAGER, 302, {}, kind="form"),
     ("admin/login/", "get"): Rule(PUBLIC, 200, by_role={"staff": 302}),
+    # --- the manager's console (annotation/console) ------------------------------------------
+    ("projects/new/", "get"): Rule(ANY_MANAGER, 200),
+    ("projects/new/", "post"): Rule(ANY_MANAGER, 303, {
+        "name": "fresh project", "description": "", "responses_per_item": 3, "overlap": 2,
+        "gold_rate": 0, "lease_seconds": 600, "flags": "harmful\nother"}, kind="form"),
+    ("projects/<id:pk>/settings/", "get"): Rule(MANAGER, 200),
+    ("projects/<id:pk>/settings/", "post"): Rule(MANAGER, 303, lambda side: {
+        "name": side.project.name, "description": "", "overlap": 4, "gold_rate": 0.1,
+        "responses_per_item": side.project.responses_per_item, "lease_seconds": 900,
+        "flags": "harmful\nother", "quality__min_labels": "5"}, kind="form"),
+    ("projects/<id:pk>/members/", "get"): Rule(MANAGER, 200),
+    ("projects/<id:pk>/members/", "post"): Rule(
+        MANAGER, 303, {"username": USERNAMES["other_peer"], "role": "annotator"}, kind="form"),
+    ("projects/<id:pk>/members/new-user/", "post"): Rule(MANAGER, 303, {
+        "username": "fresh-user", "password": "a-long-enough-passphrase", "email": "",
+        "role": "annotator"}, kind="form"),
+    ("projects/<id:pk>/members/<id:member_id>/role/", "post"): Rule(
+        MANAGER, 303, {"role": "reviewer"}, kind="form"),
+    ("projects/<id:pk>/members/<id:member_id>/status/", "post"): Rule(
+        MANAGER, 303, {"status": "paused", "reason": "checking labels"}, kind="form"),
+    ("projects/<id:pk>/members/<id:member_id>/remove/", "post"): Rule(MANAGER, 303, {},
+                                                                      kind="form"),
+    ("projects/<id:pk>/guidelines/edit/", "get"): Rule(MANAGER, 200),
+    ("projects/<id:pk>/guidelines/edit/", "post"): Rule(MANAGER, 303, {"text": "Version 2."},
+                                                        kind="form"),
+    ("projects/<id:pk>/guidelines/preview/", "post"): Rule(MANAGER, 200, {"text": "**Bold**"},
+                                                           kind="form"),
+    # --- annotator progress, own labels and revisions (annotation/assignment/history_api.py) --
+    ("api/v1/projects/<id:pk>/my-progress/", "get"): Rule(ANNOTATOR, 200),
+    ("api/v1/projects/<id:pk>/my-labels/", "get"): Rule(ANNOTATOR, 200),
+    ("api/v1/annotations/<id:pk>/", "get"): Rule(OWNER_ONLY, 200),
+    ("api/v1/annotations/<id:pk>/revise/", "post"): Rule(
+        OWNER_ONLY, 201, lambda side: {"ranking": [[i] for i in side.submitted.display_order],
+                                       "flags": {"task": ["other"]}}),
+    ("projects/<id:pk>/my-labels/", "get"): Rule(ANNOTATOR, 200),
+    # --- the item browser (annotation/browse): reviewers and managers; annotators get 404 ---
+    # <item_id> is the side's hidden gold item; "mixed" puts project B's item under A: 404.
+    ("projects/<id:pk>/items/", "get"): Rule(REVIEWER, 200),
+    ("projects/<id:pk>/items/<id:item_id>/", "get"): Rule(REVIEWER, 200),
 }
 # Every other admin route: the admin site's own staff check guards them all alike.
 PREFIXES = {"admin/": Rule(STAFF, 200)}
@@ -209,6 +253,9 @@ def variants(route: str, method: str, world) -> list[tuple[str, str, str | None,
                ("foreign", fill(route, params(route, world, "B")), "B", False)]
         if route.startswith("api/v1/assignments/"):
             out.append(("peer", fill(route, {"pk": world.a.peer_assignment.pk}), None, False))
+        if route.startswith("api/v1/annotations/"):
+            peer_label = world.a.peer_assignment.annotation.pk
+            out.append(("peer", fill(route, {"pk": peer_label}), None, False))
         if len(names) > 1:
             mixed = {**params(route, world, "B"), "pk": world.a.project.pk}
             out.append(("mixed", fill(route, mixed), "A", True))
@@ -227,11 +274,13 @@ def params(route: str, world, side_name: str) -> dict:
         return {"pk": held.pk}
     if route.startswith("api/v1/training-runs/"):
         return {"pk": side.run.pk}
+    if route.startswith("api/v1/annotations/"):
+        return {"pk": side.submitted.annotation.pk}
     if route.startswith("api/v1/items/"):
         return {"pk": side.gold.pk}
     return {"pk": side.project.pk, "member_id": side.peer_membership.pk, "job": side.job.pk,
             "hook_id": side.webhook.pk, "snapshot": side.snapshot.pk,
-            "version": side.policy.version}
+            "version": side.policy.version, "item_id": side.gold.pk}
 
 
 # --- calling -------------------------------------------------------------------------------

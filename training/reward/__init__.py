@@ -56,7 +56,7 @@ from .checkpoint import load, save
 from .crossval import cross_validate
 from .embedding_cache import EmbeddingCache
 from .encoders import TextEncoder
-from .evaluation import evaluate, pair_metrics, split_by_item
+from .evaluation import evaluate, pair_metrics, pair_outcomes, score_comparisons, split_by_item
 from .model import Comparison, RewardScorer, TrainConfig, TrainResult
 from .preview import preview_step
 from .trainer import train
@@ -72,8 +72,10 @@ __all__ = [
     "evaluate",
     "load",
     "pair_metrics",
+    "pair_outcomes",
     "preview_step",
     "save",
+    "score_comparisons",
     "split_by_item",
     "train",
 ]

@@ -60,6 +60,22 @@ def pair_metrics(
     }
 
 
+def pair_outcomes(
+    rewards: Sequence[Sequence[float]], comparisons: Sequence[Comparison]
+) -> list[float]:
+    """1 (r_w > r_l), ½ (a tie of rewards) or 0 for every ordered pair of every comparison,
+    in the order of ``pair_metrics``: what a paired test of two models compares."""
+    out: list[float] = []
+    for rs, c in zip(rewards, comparisons, strict=True):
+        t = c.tiers()
+        for i in range(len(rs)):
+            for j in range(len(rs)):
+                if t[i] >= 0 and t[j] >= 0 and t[i] < t[j]:
+                    d = float(rs[i]) - float(rs[j])
+                    out.append(1.0 if d > 0 else 0.5 if d == 0 else 0.0)
+    return out
+
+
 def score_comparisons(scorer: RewardScorer, comparisons: Sequence[Comparison]) -> list[list[float]]:
     prompts = [c.prompt for c in comparisons for _ in c.responses]
     responses = [r for c in comparisons for r in c.responses]

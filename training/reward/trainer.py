@@ -140,9 +140,12 @@ def _fit_head(
     margin: Tensor,
     config: TrainConfig,
     generator: torch.Generator,
-    report: Callable[[float, float], None],
+    report: Callable[[float, float, float | None], None],
+    held_out: tuple[Tensor, Tensor, Tensor, Tensor] | None = None,
 ) -> None:
-    """Adam on the ranking loss + (l2 / n) * ||W||²; feats [B, K, F] already on head's device."""
+    """Adam on the ranking loss + (l2 / n) * ||W||²; feats [B, K, F] already on head's device.
+    With ``held_out`` (feats, tiers, weight, margin of comparisons it does not learn from)
+    each epoch also reports the loss there, so that over-fitting shows on the curve."""
     n = feats.shape[0]
     if bool((tiers >= 0).all()):  # no padding: every row is a real response
         head.fit_standardizer(feats.view(-1, feats.shape[-1]))
@@ -175,8 +178,24 @@ def _fit_head(
             sched.step()
             step += 1
             epoch_loss += loss.item() * len(idx)
-        report((epoch + 1) / epochs, epoch_loss / n)
+        report((epoch + 1) / epochs, epoch_loss / n, _held_out_loss(head, held_out, config))
     head.eval()
+
+
+def _held_out_loss(
+    head: RewardHead, held_out: tuple[Tensor, Tensor, Tensor, Tensor] | None, config: TrainConfig
+) -> float | None:
+    """The ranking loss (no penalty) on comparisons the head does not learn from."""
+    if held_out is None:
+        return None
+    feats, tiers, weight, margin = held_out
+    head.eval()
+    with torch.no_grad():
+        loss = ranking_loss(
+            rewards=head(feats), tiers=tiers, weight=weight, margin=margin, config=config
+        )
+    head.train()
+    return float(loss.item())
 
 
 def _finetune(
@@ -265,10 +284,14 @@ def train(
     progress: Progress | None = None,
     encoder: TextEncoder | None = None,
     train_metrics: bool = True,
+    held_out: Sequence[Comparison] | None = None,
+    held_out_progress: Progress | None = None,
 ) -> TrainResult:
     """Train a reward model. ``encoder`` lets callers reuse a loaded encoder (it is copied,
     never modified, in finetune mode). Held-out metrics use ``config.eval_fraction``;
-    ``train_metrics=False`` skips scoring the training set (saves a pass in finetune mode)."""
+    ``train_metrics=False`` skips scoring the training set (saves a pass in finetune mode).
+    ``held_out``: comparisons split off by the caller; the head phase then reports its
+    loss there each epoch as ``held_out_progress(fraction, held_out_loss)``."""
     config = config or TrainConfig()
     validate(comparisons)
     started = time.perf_counter()
@@ -303,6 +326,13 @@ def train(
         margin.to(device),
     )
     head.to(device)
+    held = None
+    if held_out and held_out_progress is not None:
+        ho_tiers, ho_weight, ho_margin = pack(held_out, config=config)
+        held = tuple(
+            t.to(device)
+            for t in (comparison_features(scorer, held_out), ho_tiers, ho_weight, ho_margin)
+        )
     for m, member in enumerate(head.heads):
         if config.ensemble > 1:  # bagging: a bootstrap resample per member
             idx = torch.randint(0, len(train_set), (len(train_set),), generator=generator).to(
@@ -312,10 +342,13 @@ def train(
         else:
             data = (feats, tiers, weight, margin)
 
-        def report(frac: float, loss: float, m: int = m) -> None:
+        def report(frac: float, loss: float, held_loss: float | None = None, m: int = m) -> None:
             loss_curve.append(loss)
+            at = head_share * (m + frac) / config.ensemble
             if progress is not None:
-                progress(head_share * (m + frac) / config.ensemble, loss)
+                progress(at, loss)
+            if held_out_progress is not None and held_loss is not None:
+                held_out_progress(at, held_loss)
 
         _fit_head(
             member,
@@ -326,6 +359,7 @@ def train(
             config=config,
             generator=generator,
             report=report,
+            held_out=held,  # type: ignore[arg-type]
         )
 
     # phase 2: fine-tune encoder + head together

@@ -1,8 +1,9 @@
-/* Reward models page: scores the responses typed into the score box, and follows a running
- * training run until it finishes. */
+/* Reward models page: scores the responses typed into the score box, activates (rolls back
+ * to) a version for managers, and follows a running training run until it finishes. Errors
+ * are shown in the server's words. */
 
 // Resolved against this file's URL under STATIC_URL, where every app's static files meet.
-import { ApiError, createApi } from "../annotation/js/api.js";
+import { ApiError, createApi, describeError } from "../annotation/js/api.js";
 import { followRun } from "./follow_run.js";
 
 const api = createApi();
@@ -19,6 +20,12 @@ const err = document.getElementById("score-error");
 function showError(message) {
   err.textContent = message;
   err.hidden = false;
+}
+
+/* The error's summary and its field lines, never a bare status code. */
+function inWords(error) {
+  const { message, problems } = describeError(error.status, error.body, { network: error.network });
+  return [message, ...problems].join(" ");
 }
 
 function scoreItem(score, text, best) {
@@ -46,7 +53,7 @@ form.addEventListener("submit", async (event) => {
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     showError(error.network ? "The scores could not be loaded (network problem)."
-      : error.detail || `Error ${error.status}`);
+      : inWords(error));
     return;
   }
   const best = Math.max(...data.scores);
@@ -57,5 +64,26 @@ form.addEventListener("submit", async (event) => {
   out.append(caption);
   out.hidden = false;
 });
+
+const activateError = document.getElementById("activate-error");
+
+for (const button of document.querySelectorAll("button.activate")) {
+  button.addEventListener("click", async () => {
+    for (const other of document.querySelectorAll("button.activate")) other.disabled = true;
+    activateError.hidden = true;
+    try {
+      await api.post(button.dataset.url, {});
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      activateError.textContent = error.network
+        ? `${button.dataset.name} could not be activated (network problem); try again.`
+        : `${button.dataset.name} was not activated: ${inWords(error)}`;
+      activateError.hidden = false;
+      for (const other of document.querySelectorAll("button.activate")) other.disabled = false;
+      return;
+    }
+    window.location.reload();
+  });
+}
 
 followRun(api);

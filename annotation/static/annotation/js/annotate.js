@@ -6,13 +6,17 @@ import { ApiError, IdempotencyKeys, createApi } from "./api.js";
 import { elapsedMs, pauseClock, resumeClock, startClock } from "./clock.js";
 import { make } from "./dom.js";
 import { bindDragAndDrop } from "./drag.js";
-import { showFeedback } from "./feedback.js";
+import { showFeedback, taskPrompt } from "./feedback.js";
 import { bindKeyboard } from "./keyboard.js";
 import { LeaseTimer, formatDuration } from "./lease.js";
+import { watchRewardModel } from "./model_notice.js";
+import { watchProgress } from "./progress.js";
 import { Ranking, submission } from "./ranking.js";
 import { renderConversation, renderRanking, renderTieNext, responseCard } from "./render.js";
+import { readResponseFlags, setResponseFlags } from "./responseflags.js";
+import { reviseIdFrom, revisionNotice, revisionResume, revisionTask } from "./revise.js";
 import { bindSkipDialog } from "./skip.js";
-import { ordinal, progressText, rankingAnnouncement } from "./text.js";
+import { ordinal, rankingAnnouncement } from "./text.js";
 
 const config = JSON.parse(document.getElementById("annotate-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -37,6 +41,8 @@ const api = createApi({
   },
 });
 const submitKeys = new IdempotencyKeys();
+const serverProgress = watchProgress({ el: el.progress, get: api.get, url: config.urls.progress });
+const rewardModel = watchRewardModel({ element: $("model-notice"), projectId: config.projectId, get: api.get });
 const PROGRESS_KEY = `rankwise:progress:${config.projectId}`;
 const state = {
   view: "loading",
@@ -106,7 +112,7 @@ function loadProgress() {
 }
 
 function renderProgress() {
-  el.progress.textContent = progressText(state.progress);
+  serverProgress.refresh();
   try { window.sessionStorage.setItem(PROGRESS_KEY, JSON.stringify(state.progress)); } catch (_) { /* private mode */ }
 }
 
@@ -192,6 +198,7 @@ function workInHand() {
     responseIds: state.task.responses.map((r) => r.id).sort((a, b) => a - b),
     ranking: state.ranking.snapshot(),
     strength: chosenStrength(), rationale: el.rationale.value, flags: checkedFlags(),
+    responseFlags: readResponseFlags(el.pool),
   };
 }
 
@@ -203,6 +210,7 @@ function showTask(data, serverNow, resume) {
   state.task = {
     assignment: data.assignment,
     itemId: data.item.id,
+    prompt: taskPrompt(data.item),
     responses,
     isPractice: Boolean(data.is_practice),
     reason: data.reason || "",
@@ -217,11 +225,12 @@ function showTask(data, serverNow, resume) {
   el.reason.textContent = `Item ${data.item.id}${state.task.reason ? ` · ${state.task.reason}` : ""}`;
   el.practice.hidden = !state.task.isPractice;
   el.pool.style.setProperty("--k", String(responses.length));
-  el.pool.replaceChildren(...responses.map(responseCard));
+  el.pool.replaceChildren(...responses.map((r) => responseCard(r, { flags: config.flags })));
 
   el.strength.hidden = responses.length !== 2;
   for (const input of el.strength.querySelectorAll("input")) input.checked = false;
   for (const input of el.flags.querySelectorAll("input")) input.checked = same && resume.flags.includes(input.value);
+  setResponseFlags(el.pool, same && resume.responseFlags ? resume.responseFlags : {});
   el.rationale.value = same ? resume.rationale : "";
   if (same && resume.strength) setStrength(resume.strength);
   if (resume) {
@@ -234,7 +243,7 @@ function showTask(data, serverNow, resume) {
   render();
   // A task that comes back keeps counting on the clock it had.
   if (!same) state.clock = startClock(performance.now(), document.hidden);
-  lease.start(data.lease_expires_at, serverNow);
+  if (!state.revising) lease.start(data.lease_expires_at, serverNow);
   el.taskTitle.textContent = `Task: item ${data.item.id}`;
   window.scrollTo({ top: 0 });
   el.taskTitle.focus({ preventScroll: true });
@@ -333,6 +342,7 @@ async function submit() {
   const body = submission(ranking, {
     durationMs: elapsedMs(state.clock, performance.now()),
     strength: chosenStrength(), flags: checkedFlags(), rationale: el.rationale.value,
+    responseFlags: readResponseFlags(el.pool),
   });
 
   state.busy = true;
@@ -341,7 +351,7 @@ async function submit() {
   let res = null;
   let failure = null;
   try {
-    res = await api.post(assignmentUrl(task.assignment, "submit"), body,
+    res = await api.post(state.revising ? state.revising.url : assignmentUrl(task.assignment, "submit"), body,
       { "Idempotency-Key": submitKeys.get(task.assignment) });
   } catch (err) {
     failure = apiFailure(err);
@@ -349,13 +359,17 @@ async function submit() {
     state.busy = false;
     el.submit.removeAttribute("aria-busy");
   }
+  if (res && state.revising) {
+    window.location.assign(`${config.urls.myLabels}?revised=${encodeURIComponent(res.data.annotation)}`);
+    return;
+  }
   if (res) {
     submitKeys.release(task.assignment);
     state.progress.labels += 1;
     renderProgress();
     clearError();
     showNotice("");
-    showFeedback(el.feedback, { task, ranking: body.ranking }, res.data || {}, api.get);
+    showFeedback(el.feedback, { task, ranking: body.ranking }, res.data || {}, api.get, { onAnswer: rewardModel.saw });
     loadNext();
     return;
   }
@@ -364,7 +378,7 @@ async function submit() {
     showError("Your ranking could not be sent (network problem). It is kept: press Enter to try again.");
   } else if (failure.status === 403) {
     await handleForbidden(failure.body);
-  } else if (failure.status === 409 || failure.status === 404) {
+  } else if ((failure.status === 409 || failure.status === 404) && !state.revising) {
     // The task is gone (lease lost, skipped or answered elsewhere): say so and move on.
     showError(failure.message, failure.problems);
     loadNext({ keepError: true });
@@ -378,7 +392,7 @@ const skipDialog = bindSkipDialog({
 });
 
 function openSkip() {
-  if (!state.task || state.busy) return;
+  if (!state.task || state.busy || state.revising) return;
   skipDialog.open();
 }
 
@@ -445,5 +459,33 @@ bindKeyboard(document, {
   },
 });
 
+// ---------------------------------------------------------------- revising a label
+
+const reviseId = reviseIdFrom(window.location.search);
+
+/* ?revise=<label id>: that label's item with the earlier answer in place (revise.js). */
+async function loadRevision() {
+  setView("loading");
+  let res;
+  try {
+    res = await api.get(config.urls.label.replace("{id}", encodeURIComponent(reviseId)));
+  } catch (err) {
+    apiFailure(err);
+    showBlocked(err.network ? "The server could not be reached. Check your connection and reload the page." : err.message);
+    return;
+  }
+  const label = res.data;
+  if (!label.revisable) {
+    showBlocked(label.not_revisable_because);
+    return;
+  }
+  state.revising = { id: label.id, url: label.revise_url };
+  showTask(revisionTask(label), res.serverNow, revisionResume(label));
+  el.lease.hidden = true;
+  el.skip.hidden = true;
+  showNotice(revisionNotice(label));
+}
+
 renderProgress();
-loadNext();
+if (reviseId) loadRevision();
+else loadNext();

@@ -98,12 +98,18 @@ export function strengthApplies(ranking) {
   return ranking.size === 2 && !ranking.hasTie;
 }
 
-/* The body of POST /assignments/{id}/submit/. */
-export function submission(ranking, { durationMs, strength = null, flags = [], rationale = "" }) {
+/* The body of POST /assignments/{id}/submit/ (and of a revision). Flags on single
+ * responses turn `flags` into {"task": [...], "<response id>": [...]}. */
+export function submission(ranking, { durationMs, strength = null, flags = [], rationale = "",
+  responseFlags = {} }) {
   if (!ranking.complete) throw new Error(`${ranking.left} responses are not ranked yet.`);
   const body = { ranking: copy(ranking.tiers), duration_ms: durationMs };
   if (strength && strengthApplies(ranking)) body.strength = strength;
-  if (flags.length) body.flags = [...flags];
+  const perResponse = Object.entries(responseFlags).filter(([, list]) => list && list.length);
+  if (perResponse.length) {
+    body.flags = { task: [...flags] };
+    for (const [id, list] of perResponse) body.flags[id] = [...list];
+  } else if (flags.length) body.flags = [...flags];
   const why = String(rationale || "").trim();
   if (why) body.rationale = why;
   return body;

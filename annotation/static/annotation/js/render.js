@@ -1,6 +1,7 @@
 /* The task on screen: the conversation, one card per response, and the ranking tray. */
 
 import { make, renderText } from "./dom.js";
+import { flagControl } from "./responseflags.js";
 import { conversationOf, ordinal, roleClass, roleLabel } from "./text.js";
 
 export function renderConversation(container, item) {
@@ -41,7 +42,8 @@ function responseBody(r, blank) {
     make("p", { class: "visually-hidden", id: `response-blank-${r.num}` }, blank.description));
 }
 
-export function responseCard(r) {
+/* `flags`: the project's flags, offered per response by a "Flag" control (none: no control). */
+export function responseCard(r, { flags = [] } = {}) {
   const blank = blankResponse(r.text, r.num);
   return make("article", {
     class: blank ? "response-card is-blank" : "response-card", role: "listitem",
@@ -57,7 +59,8 @@ export function responseCard(r) {
   make("footer", { class: "response-actions" },
     make("button", { type: "button", class: "small", dataset: { action: "next", id: String(r.id) } }, "Rank next"),
     make("button", { type: "button", class: "small", dataset: { action: "tie", id: String(r.id) } }, "Tie"),
-    make("button", { type: "button", class: "small", dataset: { action: "remove", id: String(r.id) } }, "Unrank")));
+    make("button", { type: "button", class: "small", dataset: { action: "remove", id: String(r.id) } }, "Unrank"),
+    flagControl(r, flags)));
 }
 
 /* Cards, tray and buttons for the ranking as it stands. `el` holds the page's elements. */
@@ -71,7 +74,7 @@ export function renderRanking(el, { ranking, responses, busy }) {
     badge.hidden = t < 0;
     badge.textContent = t < 0 ? "" : `${tiers[t].length > 1 ? "Tied " : ""}${ordinal(t + 1)}`;
     const num = card.dataset.num;
-    const [nextButton, tieButton, removeButton] = card.querySelectorAll(".response-actions button");
+    const [nextButton, tieButton, removeButton] = card.querySelectorAll(".response-actions > button");
     nextButton.hidden = t >= 0;
     nextButton.setAttribute("aria-label", `Put response ${num} in place ${tiers.length + 1}`);
     tieButton.hidden = t >= 0 || !tiers.length;
