@@ -26,22 +26,16 @@ class RewardModelSerializer(DocumentedJSONFields, serializers.ModelSerializer):
     name = serializers.CharField(read_only=True, help_text='"v<version>".')
     training_run = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     eval_items = serializers.SerializerMethodField()
-    outcome = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
         fields = ["id", "version", "name", "is_active", "metrics", "config", "data_fingerprint",
-                  "eval_items", "training_run", "outcome", "created_at", "activated_at"]
+                  "eval_items", "training_run", "created_at", "activated_at"]
         json_schemas = {"metrics": JSON_OBJECT, "config": JSON_OBJECT,
                         "data_fingerprint": JSON_OBJECT}
 
     def get_eval_items(self, obj: ModelVersion) -> int:
         return len(obj.eval_split.get("eval_items", []))
-
-    def get_outcome(self, obj: ModelVersion) -> str:
-        """Why the run that published it activated it or kept the previous model."""
-        return obj.training_run.outcome if obj.training_run_id else ""
-
 
 class TrainingRunSerializer(DocumentedJSONFields, serializers.ModelSerializer):
     reward_model = serializers.SerializerMethodField()

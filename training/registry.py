@@ -117,8 +117,8 @@ def decide(*, kind: str, active: ModelVersion | None, metrics: dict[str, Any],
     ``evaluate_active``) plus ``min_improvement``. The active model's metrics are added to
     ``metrics`` under ``active_model``. With ``judge`` (reward models) that comparison is
     replaced by the judge's (activate, reason, details) on paired held-out pairs; the
-    details go to ``metrics["decision"]``. ``{new}`` in a reason is the new version's name,
-    filled in by :func:`publish`."""
+    details go to ``metrics["decision"]`` (with the reason, by :func:`publish`). ``{new}``
+    in a reason is the new version's name, filled in by :func:`publish`."""
     if active is None:
         return Decision(True, f"activated: first {kind} model of the project")
     if force:
@@ -168,6 +168,9 @@ def publish(*, kind: str, run: TrainingRun, staging: Path, metrics: dict[str, An
         number = (ModelVersion.objects.filter(project_id=project_id, kind=kind)
                   .aggregate(n=Max("version"))["n"] or 0) + 1
         outcome = outcome.replace("{new}", f"v{number}")
+        if isinstance(metrics.get("decision"), dict):
+            # The reason in words travels with the version's metrics too.
+            metrics = {**metrics, "decision": {**metrics["decision"], "reason": outcome[:200]}}
         relative = versions_dir(kind=kind, project_id=project_id, relative=True) / str(number)
         final = artifacts_root() / relative
         if final.exists():

@@ -385,6 +385,7 @@ def test_every_route_has_an_entry():
 
 def test_the_matrix_is_wide():
     one = SimpleNamespace(pk=1)
+    one.annotation = one  # a submitted assignment's label
     side = SimpleNamespace(project=one, leased=one, submitted=one, peer_assignment=one,
                            peer_membership=one, job=one, run=one, gold=one,
                            webhook=one, snapshot=one, policy=SimpleNamespace(version=1))

@@ -171,5 +171,7 @@ def test_the_demo_projects_live_model_moves_on_as_labels_accumulate(db, django_u
     assert second.outcome.split(":")[0] in html and "too few pairs to compare" in html
     listed = client.get(f"/api/v1/projects/{project.pk}/reward-models/").json()
     rows = listed["results"] if isinstance(listed, dict) else listed
-    assert [(r["name"], r["is_active"], r["outcome"]) for r in rows] == [
-        ("v2", True, second.outcome), ("v1", False, first.outcome)]
+    assert [(r["name"], r["is_active"]) for r in rows] == [("v2", True), ("v1", False)]
+    assert rows[0]["metrics"]["decision"]["reason"] == second.outcome
+    run = client.get(f"/api/v1/training-runs/{second.pk}/").json()
+    assert run["outcome"] == second.outcome and run["reward_model"]["is_active"]
