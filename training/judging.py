@@ -32,14 +32,15 @@ def trained_items(version: ModelVersion, known: Sequence[int]) -> set[int]:
 
 def judge(*, active: ModelVersion, scorer, eval_set: Sequence, all_items: Sequence[int],
           cache=None) -> tuple[Any, dict[str, Any]]:
-    """(significance.Paired, how the pairs were chosen) for the new model (``scorer``) and
+    """(significance.Paired, how many items it covers) for the new model (``scorer``) and
     the active one on the ``eval_set`` comparisons the active model was not trained on."""
     reward = loader.reward()
     seen = trained_items(active, all_items)
     fair = [c for c in eval_set if int(c.item_id) not in seen]
     if not fair:
         return Paired(new=[], old=[]), {"items": 0}
-    scorer.cache = cache
+    # The new model keeps its own cache setting (a fine-tuned one must not read frozen
+    # features); the active one borrows the run's cache, as scoring.evaluate_version does.
     new = reward.pair_outcomes(reward.score_comparisons(scorer, fair), fair)
     old_scorer = scoring.scorer_for(active)
     with scoring.scorer_lock(active):

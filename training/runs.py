@@ -326,13 +326,13 @@ def _train_and_publish(*, run: TrainingRun, staging: Path, progress,
     labels = int(labelled.fingerprint.get("n_annotations") or 0)
 
     def judge(active: ModelVersion):
-        paired, _ = judging.judge(active=active, scorer=result.scorer, eval_set=eval_set,
-                                  all_items=all_items, cache=cache)
+        paired, chosen = judging.judge(active=active, scorer=result.scorer, eval_set=eval_set,
+                                       all_items=all_items, cache=cache)
         activate, reason, details = significance.paired_decision(
             paired=paired, new_name="{new}", active_name=active.name, new_labels=labels,
             active_labels=int((active.data_fingerprint or {}).get("n_annotations") or 0),
             min_improvement=min_improvement)
-        return activate, reason, finite(details)
+        return activate, reason, finite({**details, **chosen})
 
     decision = registry.decide(
         kind=KIND, active=selectors.active_version(project_id=project.pk, kind=KIND),

@@ -38,7 +38,7 @@ def sign_test(wins: int, losses: int) -> float:
     if n == 0:
         return 1.0
     k = min(wins, losses)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
     return min(1.0, 2 * tail)
 
 
@@ -74,9 +74,16 @@ class Paired:
         return sign_test(self.new_better, self.active_better)
 
 
-def paired_decision(*, paired: Paired, new_name: str, active_name: str, new_labels: int,
-                    active_labels: int, min_improvement: float,
-                    min_pairs: int = MIN_EVAL_PAIRS) -> tuple[bool, str, dict]:
+def paired_decision(
+    *,
+    paired: Paired,
+    new_name: str,
+    active_name: str,
+    new_labels: int,
+    active_labels: int,
+    min_improvement: float,
+    min_pairs: int = MIN_EVAL_PAIRS,
+) -> tuple[bool, str, dict]:
     """(activate, reason, details). With at least ``min_pairs`` pairs the held-out
     accuracies decide (the new one must reach the active one's plus ``min_improvement``).
     With fewer the evidence is too thin to prefer the older model: the new one, which
@@ -84,32 +91,54 @@ def paired_decision(*, paired: Paired, new_name: str, active_name: str, new_labe
     (p < 0.05) or the project asks for a gain it does not show."""
     n, p = paired.n, paired.p_value
     acc, old = paired.accuracy, paired.active_accuracy
-    details = {"method": "paired sign test", "n_pairs": n, "min_pairs": min_pairs,
-               "accuracy": acc, "active_accuracy": old, "new_better": paired.new_better,
-               "active_better": paired.active_better, "p_value": p,
-               "labels": new_labels, "active_labels": active_labels}
-    shown = (f"accuracy {acc:.2f} vs {old:.2f}, sign test p={p:.2f}" if n
-             else "no pair to compare")
+    details = {
+        "method": "paired sign test",
+        "n_pairs": n,
+        "min_pairs": min_pairs,
+        "accuracy": acc,
+        "active_accuracy": old,
+        "new_better": paired.new_better,
+        "active_better": paired.active_better,
+        "p_value": p,
+        "labels": new_labels,
+        "active_labels": active_labels,
+    }
+    shown = f"accuracy {acc:.2f} vs {old:.2f}, sign test p={p:.2f}" if n else "no pair to compare"
     gain = n > 0 and acc >= old + min_improvement - 1e-12
+    too_few = f"too few pairs to compare ({n} held out from both, needs {min_pairs})"
     if n >= min_pairs:
-        if gain:
-            return True, (f"activated {new_name}: held-out accuracy {acc:.2f} vs {old:.2f} "
-                          f"on {n} pairs, paired sign test p={p:.2f}"), details
-        return False, (f"kept {active_name}: held-out accuracy {acc:.2f} vs {old:.2f} on {n} "
-                       f"pairs, paired sign test p={p:.2f} (needs +{min_improvement:g})"), details
+        activate = gain
+        measured = f"held-out accuracy {acc:.2f} vs {old:.2f} on {n} pairs, paired sign test"
+        reason = (
+            f"activated {new_name}: {measured} p={p:.2f}"
+            if gain
+            else f"kept {active_name}: {measured} p={p:.2f} (needs +{min_improvement:g})"
+        )
+        return activate, reason, details
     details["method"] = "too few pairs, so the model with more labels unless significantly worse"
-    worse = p < ALPHA and paired.active_better > paired.new_better
-    if worse:
-        return False, (f"kept {active_name}: the new model is significantly worse on {n} "
-                       f"pairs held out from both ({shown})"), details
-    if min_improvement > 0 and not gain:
-        return False, (f"kept {active_name}: {shown} on {n} pairs held out from both "
-                       f"(needs +{min_improvement:g})"), details
-    if new_labels < active_labels:
-        return False, (f"kept {active_name}: too few pairs to compare ({n} held out from "
-                       f"both, needs {min_pairs}) and the new model learned from fewer labels "
-                       f"({new_labels} vs {active_labels})"), details
-    more = "more" if new_labels > active_labels else "as many"
-    return True, (f"activated {new_name}: too few pairs to compare ({n} held out from both, "
-                  f"needs {min_pairs}); learned from {more} labels ({new_labels} vs "
-                  f"{active_labels}), not significantly worse ({shown})"), details
+    if p < ALPHA and paired.active_better > paired.new_better:
+        activate = False
+        reason = (
+            f"kept {active_name}: the new model is significantly worse on {n} pairs held "
+            f"out from both ({shown})"
+        )
+    elif min_improvement > 0 and not gain:
+        activate = False
+        reason = (
+            f"kept {active_name}: {shown} on {n} pairs held out from both "
+            f"(needs +{min_improvement:g})"
+        )
+    elif new_labels < active_labels:
+        activate = False
+        reason = (
+            f"kept {active_name}: {too_few} and the new model learned from fewer labels "
+            f"({new_labels} vs {active_labels})"
+        )
+    else:
+        activate = True
+        more = "more" if new_labels > active_labels else "as many"
+        reason = (
+            f"activated {new_name}: {too_few}; learned from {more} labels ({new_labels} vs "
+            f"{active_labels}), not significantly worse ({shown})"
+        )
+    return activate, reason, details

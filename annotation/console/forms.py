@@ -36,6 +36,7 @@ LABELS = {"responses_per_item": "Responses per item (K)", "gold_rate": "Gold rat
 SECTIONS = (
     ("", "Queue"),
     ("qualification", "Practice round"),
+    ("annotation", "Annotators' labels"),
     ("quality", "Label quality"),
     ("export", "Export"),
     ("reward_model", "Reward model"),

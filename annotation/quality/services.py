@@ -97,6 +97,9 @@ def _label_of(item: Item, annotation_id) -> Annotation:
     label = Annotation.objects.filter(pk=annotation_id, item=item).first()
     if label is None:
         raise ValidationFailed.of_fields({"annotation": f"Item {item.pk} has no label {annotation_id}."})
+    if label.superseded:
+        raise ValidationFailed.of_fields({"annotation": (
+            f"Label {annotation_id} was revised by its annotator; decide on the revision instead.")})
     return label
 
 

@@ -3,15 +3,17 @@ refuses before any view (too big, a CSRF failure), a login lockout, a crash.
 
 Under ``/api/`` each is the contract's JSON error body ``{"detail", "errors": []}``, whatever
 went wrong; a tool reading the API never has to parse an HTML page. Everywhere else Django's
-own pages answer, as before.
+site's own pages answer (``403.html``, ``404.html``, ``429.html``, the login lockout page),
+in the site's layout with its navigation.
 """
 
 from __future__ import annotations
 
-from axes.helpers import get_cool_off, get_lockout_message
+from axes.helpers import get_cool_off
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
+from django.shortcuts import render
 from django.views import csrf, defaults
 
 from .parsers import request_too_large
@@ -75,4 +77,13 @@ def lockout_response(request, original_response=None, credentials=None):
     status = settings.AXES_HTTP_RESPONSE_CODE
     if is_api(request):
         return error_response(status, "Too many failed logins; try again later.", headers)
-    return HttpResponse(get_lockout_message(), status=status, headers=headers)
+    context = {"minutes": lock_minutes(seconds), "limit": settings.AXES_FAILURE_LIMIT}
+    response = render(request, "registration/lockout.html", context, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def lock_minutes(seconds: int | None) -> int | None:
+    """A lockout's length in whole minutes, rounded up, for the pages that announce it."""
+    return -(-seconds // 60) if seconds else None

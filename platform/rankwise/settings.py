@@ -160,7 +160,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env_bool("RANKWISE_LOGIN_THROTTLING", True)
 AXES_VERBOSE = False
-# JSON with Retry-After under /api/, Django's plain 429 page elsewhere.
+# JSON with Retry-After under /api/, the lockout page (registration/lockout.html, saying how
+# long the lock lasts) elsewhere.
 AXES_LOCKOUT_CALLABLE = "rankwise.http_errors.lockout_response"
 
 # API tokens: django-rest-knox keeps only a SHA-512 digest of each token.

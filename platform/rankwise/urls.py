@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from .auth_api import TokenApi
 from .converters import IdConverter
 from .health import healthz
+from .login import LoginView, favicon
 
 # Before the includes below, which build routes that use it.
 register_converter(IdConverter, "id")
@@ -16,6 +17,9 @@ handler500 = "rankwise.http_errors.server_error"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
+    # Before annotation.urls, whose plain "login/" this replaces: lockout warnings, username kept.
+    path("login/", LoginView.as_view(), name="login"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -137,6 +137,8 @@ TABLE: dict[tuple[str, str], Rule] = {
             list(side.gold.responses.values_list("pk", flat=True))], "note": "all equal"}),
     # --- pages -------------------------------------------------------------------------------
     ("healthz", "get"): Rule(PUBLIC, 200),
+    # --- import page and polish: the site icon (the login page keeps its entries above) ---
+    ("favicon.ico", "get"): Rule(PUBLIC, 200),
     ("", "get"): Rule(SIGNED_IN, 200),
     ("login/", "get"): Rule(PUBLIC, 302, by_role={"anonymous": 200}),
     ("login/", "post"): Rule(

@@ -13,9 +13,9 @@ from django.test import Client
 from scipy.stats import binomtest
 
 from annotation.assignment.services import next_task, submit_annotation
-from annotation.services import acknowledge_current_guideline
 from annotation.demo import load_demo
 from annotation.models import Annotation, Response
+from annotation.services import acknowledge_current_guideline
 from training import runs, selectors
 from training.models import ModelVersion
 from training.significance import Paired, paired_decision, sign_test, wilson_interval
@@ -66,7 +66,8 @@ def test_enough_pairs_the_held_out_accuracy_decides_with_its_p_value():
     # accuracy 85/120 = 0.71 vs 75/120 = 0.62; sign test on 15 vs 5: p = 0.041.
     activate, reason, details = _decide(_paired(70, 15, 5, 30))
     assert activate
-    assert reason == "activated v3: held-out accuracy 0.71 vs 0.62 on 120 pairs, paired sign test p=0.04"
+    assert reason == ("activated v3: held-out accuracy 0.71 vs 0.62 on 120 pairs, paired sign "
+                      "test p=0.04")
     assert details["p_value"] == pytest.approx(43400 / 1048576)
     assert (details["new_better"], details["active_better"], details["n_pairs"]) == (15, 5, 120)
     activate, reason, _ = _decide(_paired(70, 5, 15, 30))

@@ -4,7 +4,9 @@ one active version afterwards, and the outcome of each version's run in the API.
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
+from annotation import services as project_services
 from annotation.models import AuditLog
 from training.models import ModelVersion, TrainingRun
 
@@ -87,3 +89,27 @@ def test_the_versions_runs_say_why_each_version_was_activated(roles, client_for)
         ("v2", v2.training_run_id), ("v1", v1.training_run_id)]
     run = client.get(f"/api/v1/training-runs/{v2.training_run_id}/").json()
     assert run["outcome"].startswith("activated v2: held-out accuracy 0.71 vs 0.64 on 120 pairs")
+
+
+def test_the_page_keeps_the_last_mode_and_offers_roll_back_to_managers_only(roles, make_user):
+    project, users = roles
+    v1, v2 = _versions(project)
+    TrainingRun.objects.filter(pk=v2.training_run_id).update(params={"mode": "finetune"})
+    other = project_services.create_project(actor=make_user("rm-elsewhere"), name="Elsewhere")
+    theirs = TrainingRun.objects.create(project=other, status="failed", error="their-secret")
+
+    def html(user, query=""):
+        client = Client()
+        client.force_login(user)
+        return client.get(f"/projects/{project.pk}/models/{query}").content.decode()
+
+    manager = html(users["manager"])
+    assert '<option value="finetune" selected>' in manager
+    assert (f'data-url="/api/v1/projects/{project.pk}/reward-models/1/activate/"' in manager
+            and "Roll back to v1" in manager and "Activate v2" not in manager)
+    reviewer = html(users["reviewer"])
+    assert "button" not in reviewer.split('id="versions"')[1].split("</table>")[0]
+    # ?run= picks any of this project's runs; another project's run is never shown.
+    assert f"Run {v1.training_run_id}</h2>" in html(users["manager"], f"?run={v1.training_run_id}")
+    foreign = html(users["manager"], f"?run={theirs.pk}")
+    assert "their-secret" not in foreign and "Latest run</h2>" in foreign

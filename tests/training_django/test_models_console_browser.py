@@ -81,9 +81,18 @@ def test_manager_reads_curves_picks_an_old_run_and_rolls_back(labelled, live_ser
     assert f"Run {queued.pk}" in page.inner_text("#latest-run")
     shot(page, "queued-wide")
 
+    # A version gone meanwhile: the error says so in words, not as a status code.
+    new_page.allow_http(404, "/activate/")
+    ModelVersion.objects.filter(project=project, version=2).delete()
+    page.click("#versions button.activate[data-name='v2']")
+    page.wait_for_selector("#activate-error:not([hidden])")
+    assert page.inner_text("#activate-error") == (
+        "v2 was not activated: This project has no reward model v2.")
+    assert page.locator("#versions button.activate[data-name='v2']").is_enabled()
+
     phone = new_page(PHONE, mobile=True)
     log_in(phone, users["manager"].username)
-    phone.goto(f"{live_server.url}/projects/{project.pk}/models/?run={second.pk}")
+    phone.goto(f"{live_server.url}/projects/{project.pk}/models/?run={first.pk}")
     assert phone.locator("#heldout-curve").count() == 1
     assert phone.locator("#train-now").is_disabled()
     phone.locator("#latest-run figure").scroll_into_view_if_needed()

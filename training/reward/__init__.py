@@ -14,8 +14,11 @@ Plain torch + transformers, no Django. One idea per file, read in this order:
 
 Stable API (used by the Django side, e.g. ``manage.py train_reward_model --cv 5``)::
 
-    train(comparisons, *, config=TrainConfig(), cache=None, progress=None, encoder=None) -> TrainResult
+    train(comparisons, *, config=TrainConfig(), cache=None, progress=None, encoder=None,
+          held_out=None, held_out_progress=None) -> TrainResult
     evaluate(model, comparisons, *, agreement=None, cache=None) -> dict
+    score_comparisons(scorer, comparisons) -> rewards;  pair_outcomes(rewards, comparisons)
+        -> [1 | ½ | 0 per ordered pair], what a paired test of two models compares
     split_by_item(comparisons, eval_fraction=0.1, seed=0) -> (train, eval)
     cross_validate(comparisons, *, config=TrainConfig(), folds=5, seed=0, cache=None,
                    progress=None, encoder=None) -> dict

@@ -71,6 +71,8 @@ export class IdempotencyKeys {
   }
 }
 
+const isForm = (body) => typeof FormData !== "undefined" && body instanceof FormData;
+
 function parseBody(text) {
   if (!text) return null;
   try {
@@ -100,11 +102,12 @@ export function createApi({
         credentials: "same-origin",
         headers: {
           Accept: "application/json",
-          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+          // A FormData body (a file upload) sets its own multipart Content-Type.
+          ...(body === undefined || isForm(body) ? {} : { "Content-Type": "application/json" }),
           ...(method === "GET" ? {} : { "X-CSRFToken": csrfToken() }),
           ...headers,
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined || isForm(body) ? body : JSON.stringify(body),
       });
       text = response.status === 204 ? "" : await response.text();
     } catch (cause) {
