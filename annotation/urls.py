@@ -5,7 +5,6 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/<id:pk>/", views.project_detail, name="project"),
     path("projects/<id:pk>/guidelines/", views.guidelines, name="guidelines"),

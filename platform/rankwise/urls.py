@@ -18,7 +18,7 @@ handler500 = "rankwise.http_errors.server_error"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
-    # Before annotation.urls, whose plain "login/" this replaces: lockout warnings, username kept.
+    # The login form with lockout warnings and the username kept after a failure.
     path("login/", LoginView.as_view(), name="login"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

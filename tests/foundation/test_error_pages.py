@@ -5,12 +5,13 @@ answers."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.test import Client, RequestFactory
 
 from rankwise import http_errors
-
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -97,7 +98,7 @@ def test_a_locked_out_login_shows_the_lockout_page_with_its_duration(client, mak
 
 
 def test_the_lock_length_follows_the_setting(client, make_user, settings):
-    settings.AXES_COOLOFF_TIME = __import__("datetime").timedelta(minutes=1)
+    settings.AXES_COOLOFF_TIME = timedelta(minutes=1)
     make_user("alice")
     body = fail(client, times=settings.AXES_FAILURE_LIMIT).content.decode()
     assert "1 minute<" in body
@@ -109,3 +110,10 @@ def test_the_favicon_answers_and_pages_link_it(client):
     assert b"<svg" in b"".join(icon.streaming_content)
     page = client.get("/login/").content.decode()
     assert 'rel="icon"' in page and "favicon.svg" in page
+
+
+def test_the_429_page_says_how_long_to_wait(rf):
+    from django.template.loader import render_to_string
+
+    body = render_to_string("429.html", {"minutes": 2}, request=rf.get("/x/"))
+    assert "Too many requests" in body and "Wait 2 minutes" in body and NAV in body

@@ -16,6 +16,8 @@ import { renderConversation, renderRanking, renderTieNext, responseCard } from "
 import { readResponseFlags, setResponseFlags } from "./responseflags.js";
 import { reviseIdFrom, revisionNotice, revisionResume, revisionTask } from "./revise.js";
 import { bindSkipDialog } from "./skip.js";
+import { keepWorkAcrossLogin, keptWorkNotice } from "./session.js";
+import "./tray_room.js";
 import { ordinal, rankingAnnouncement } from "./text.js";
 
 const config = JSON.parse(document.getElementById("annotate-config").textContent);
@@ -487,5 +489,7 @@ async function loadRevision() {
 }
 
 renderProgress();
+// Work in hand when the session ends is kept, and given back after logging in (session.js).
+const kept = keepWorkAcrossLogin({ key: config.projectId, before: el.notice, work: () => (state.ranking && !state.revising ? workInHand() : null) });
 if (reviseId) loadRevision();
-else loadNext();
+else loadNext({ resume: kept }).then(() => kept && showNotice(keptWorkNotice(kept, state.task)));

@@ -71,6 +71,21 @@ export class IdempotencyKeys {
   }
 }
 
+/* A page that can keep its work when the session ends mid-task (session.js) listens here:
+ * every listener hears each answer that says the user is no longer logged in. */
+const sessionLostListeners = new Set();
+
+export function onSessionLost(listener) {
+  sessionLostListeners.add(listener);
+  return () => sessionLostListeners.delete(listener);
+}
+
+/* 401, or a 403 saying no credentials came: the session cookie is gone or expired. */
+export function isSessionLost(error) {
+  if (error.status === 401) return true;
+  return error.status === 403 && /credentials were not provided/i.test(error.detail || "");
+}
+
 const isForm = (body) => typeof FormData !== "undefined" && body instanceof FormData;
 
 function parseBody(text) {
@@ -114,7 +129,11 @@ export function createApi({
       throw new ApiError(0, null, { network: true, cause });
     }
     const data = parseBody(text);
-    if (!response.ok) throw new ApiError(response.status, data);
+    if (!response.ok) {
+      const error = new ApiError(response.status, data);
+      if (isSessionLost(error)) for (const listener of sessionLostListeners) listener(error);
+      throw error;
+    }
     const date = Date.parse(response.headers.get("Date") || "");
     return { status: response.status, data, serverNow: Number.isNaN(date) ? null : date };
   }
