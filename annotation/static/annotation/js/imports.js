@@ -46,7 +46,7 @@ async function showPreview() {
   const bad = rows.filter((r) => r.error).length;
   preview.note.textContent = rows.length === 0 ? "The file has no lines."
     : `The first ${rows.length} line${rows.length === 1 ? "" : "s"} as ${format.value}` +
-      (bad ? `: ${bad} ${bad === 1 ? "is" : "are"} not valid JSON.` : ".");
+      (bad ? `: ${bad} of them ${bad === 1 ? "is" : "are"} not valid JSON.` : ".");
   preview.body.replaceChildren(...rows.map((row) => make("tr", { class: row.error ? "bad-line" : null },
     make("td", null, String(row.line)),
     row.error
