@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotation import services as project_services
-from annotation.models import Item, Membership
-from tests.training_django.conftest import FAST, TOPICS, add_pairs, curt, helpful, prompt_for
-from training import runs as training_runs
+from tests.training_django.conftest import curt, helpful, learning_project
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -17,23 +14,9 @@ UNSEEN = "wrap a birthday present"
 
 def test_feedback_panel_charts_the_scores_moving(
         live_server, new_page, log_in, shot, make_user, django_capture_on_commit_callbacks):
-    manager = make_user("coach")
-    annotator = make_user("learner")
-    project = project_services.create_project(actor=manager, name="Watch it learn",
-                                              responses_per_item=2, overlap=1)
-    project_services.set_membership(actor=manager, project=project, user=annotator,
-                                    role=Membership.Role.ANNOTATOR)
-    project.settings = {"reward_model": dict(FAST)}
-    project.save(update_fields=["settings"])
-    add_pairs(project, TOPICS[:24])
-    with django_capture_on_commit_callbacks(execute=True):
-        run = training_runs.request_training(project=project)
-    run.refresh_from_db()
-    assert run.status == "succeeded", run.traceback
-    # One fresh item for the annotator; the labelled ones count as fully annotated.
-    add_pairs(project, [UNSEEN], tag="fresh", source="ai")
-    Item.objects.filter(project=project).exclude(prompt=prompt_for(UNSEEN)).update(
-        annotations_done=project.overlap, queue_state=None)
+    project, annotator = learning_project(
+        make_user=make_user, name="Watch it learn", fresh=[UNSEEN],
+        capture_on_commit=django_capture_on_commit_callbacks)
 
     page = new_page()
     log_in(page, annotator.username)

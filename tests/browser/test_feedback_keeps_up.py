@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from annotation import services as project_services
-from annotation.models import Item, Membership
-from tests.training_django.conftest import FAST, TOPICS, add_pairs, prompt_for
+from tests.training_django.conftest import learning_project, prompt_for
 from tests.training_django.test_feedback_fast import second_version
-from training import runs as training_runs
 from training import scoring
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -31,23 +28,8 @@ def excerpt(text: str) -> str:
 
 @pytest.fixture
 def project(make_user, django_capture_on_commit_callbacks):
-    manager = make_user("coach")
-    annotator = make_user("learner")
-    project = project_services.create_project(actor=manager, name="Keeps up",
-                                              responses_per_item=2, overlap=1)
-    project_services.set_membership(actor=manager, project=project, user=annotator,
-                                    role=Membership.Role.ANNOTATOR)
-    project.settings = {"reward_model": dict(FAST)}
-    project.save(update_fields=["settings"])
-    add_pairs(project, TOPICS[:24])
-    with django_capture_on_commit_callbacks(execute=True):
-        run = training_runs.request_training(project=project)
-    run.refresh_from_db()
-    assert run.status == "succeeded", run.traceback
-    add_pairs(project, FRESH, tag="fresh", source="ai")
-    Item.objects.filter(project=project).exclude(
-        prompt__in=[prompt_for(t) for t in FRESH]).update(
-        annotations_done=project.overlap, queue_state=None)
+    project, _ = learning_project(make_user=make_user, name="Keeps up", fresh=FRESH,
+                                  capture_on_commit=django_capture_on_commit_callbacks)
     # A cold web process: the page's first call has to load the model.
     scoring.clear_scorer_cache()
     return project

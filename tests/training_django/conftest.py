@@ -66,6 +66,32 @@ def add_pairs(project: Project, topics: list[str], *, flip: bool = False, source
     return items
 
 
+def learning_project(*, make_user, capture_on_commit, name: str, fresh: list[str]):
+    """A K=2 project whose reward model v1 learned helpful ≻ curt from 24 labelled items,
+    plus one unlabelled item per ``fresh`` topic for the annotator (the labelled ones count
+    as fully annotated). Returns (project, annotator)."""
+    from training import runs as training_runs
+
+    manager = make_user("coach")
+    annotator = make_user("learner")
+    project = project_services.create_project(actor=manager, name=name, responses_per_item=2,
+                                              overlap=1)
+    project_services.set_membership(actor=manager, project=project, user=annotator,
+                                    role=Membership.Role.ANNOTATOR)
+    project.settings = {"reward_model": dict(FAST)}
+    project.save(update_fields=["settings"])
+    add_pairs(project, TOPICS[:24])
+    with capture_on_commit(execute=True):
+        run = training_runs.request_training(project=project)
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.traceback
+    add_pairs(project, fresh, tag="fresh", source="ai")
+    Item.objects.filter(project=project).exclude(
+        prompt__in=[prompt_for(t) for t in fresh]).update(
+        annotations_done=project.overlap, queue_state=None)
+    return project, annotator
+
+
 @pytest.fixture
 def roles(make_user):
     """A project and one user per role, plus an outsider and a staff user."""
