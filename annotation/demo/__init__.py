@@ -48,7 +48,7 @@ def load_demo() -> tuple[Project, list[tuple[str, str, str]], dict | None]:
             # Train a first reward model as soon as a handful of labels exist, so the
             # "watch it learn" panel has something to show within minutes.
             settings={"reward_model": {"auto": True, "interval_minutes": 2,
-                                       "min_new_comparisons": 6}},
+                                       "min_new_comparisons": 4}},
         )
         services.publish_guideline(actor=manager, project=project,
                                    text=(HERE / "guidelines.md").read_text())
