@@ -193,6 +193,14 @@ def comparisons_for(*, project: Project, item_ids: Iterable[int] | None = None) 
                         data_until=max((c for _, c in used), default=None))
 
 
+def labelled_items(*, project: Project) -> int:
+    """How many non-gold items carry a training annotation: an upper bound on the
+    comparisons a run would read (ties and excluded labels can only lower it)."""
+    return (Annotation.objects.filter(project=project, source__in=TRAINING_SOURCES,
+                                      superseded=False, excluded=False, item__is_gold=False)
+            .values("item_id").distinct().count())
+
+
 def new_comparisons_since(*, project: Project, since: datetime | None) -> int:
     """How many training annotations arrived after ``since`` (all of them for None). One
     COUNT on the (project, created_at) index; gold-item labels are counted too, which only

@@ -3,7 +3,8 @@
 Beat calls :func:`maybe_train_all` every minute for each kind. A project takes part when
 the kind's ``auto`` setting is on (``reward_model.auto``, ``policy.auto``); it gets a run
 when that section's ``interval_minutes`` have passed since its last run of the kind and at
-least ``min_new_comparisons`` annotations arrived after the data that run saw. Cheap on
+least ``min_new_comparisons`` annotations arrived after the data that run saw (and, for a
+reward model, once enough items are labelled for a run to split them). Cheap on
 purpose: a few indexed queries and one COUNT per project.
 """
 
@@ -41,6 +42,8 @@ def maybe_train(*, project: Project, kind: str = REWARD, now=None) -> TrainingRu
     wanted = int(options.min_new_comparisons)
     if data.new_comparisons_since(project=project, since=since) < max(wanted, 1):
         return None
+    if kind == REWARD and data.labelled_items(project=project) < runs.MIN_COMPARISONS:
+        return None  # the run could only fail with NotEnoughData; wait for more items
     try:
         if kind == POLICY:
             return policy_runs.request_policy_training(project=project,

@@ -58,6 +58,19 @@ def test_beat_trains_only_past_the_threshold_and_not_twice_for_the_same_data(
     assert schedule.maybe_train(project=project, now=later) is None  # one at a time
 
 
+def test_beat_waits_until_enough_items_are_labelled_for_a_run_to_succeed(roles):
+    project, users = roles
+    project.settings = {"reward_model": {**FAST, "auto": True, "min_new_comparisons": 4}}
+    project.save(update_fields=["settings"])
+    # Four labels, but on two items (two annotators each): a run would fail, NotEnoughData.
+    add_pairs(project, TOPICS[:2], annotators=[users["annotator"], users["reviewer"]])
+    assert schedule.maybe_train(project=project) is None
+    assert not TrainingRun.objects.exists()
+    add_pairs(project, TOPICS[2:4], tag="more")
+    run = schedule.maybe_train(project=project)
+    assert run is not None and run.status == "queued"
+
+
 def test_projects_without_auto_are_left_alone(roles):
     project, _ = roles
     add_pairs(project, TOPICS[:10])
