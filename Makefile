@@ -43,7 +43,7 @@ web: install
 	  --threads 4 --access-logfile -
 
 worker: install
-	$(PY) -m celery -A rankwise worker -Q celery,training --loglevel=INFO
+	$(PY) -m celery -A rankwise worker -Q celery,training,judges --loglevel=INFO
 
 beat: install
 	$(PY) -m celery -A rankwise beat --loglevel=INFO

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("annotation", "training", "platform/rankwise")
+PACKAGES = ("annotation", "training", "judges", "platform/rankwise")
 MAX_LINES = 500
 # What annotation exposes to the apps built on it, on purpose.
 ANNOTATION_API = (
@@ -68,6 +68,25 @@ def test_training_uses_only_what_annotation_exposes():
            for name, line, _ in imported(p)
            if name.startswith("annotation.") and not name.startswith(ANNOTATION_API)
            and name not in {"annotation.imports"}]
+    assert bad == []
+
+
+# --- judges (Constitutional AI): built on annotation like training; training only through
+# its public scoring and loading functions (and the torch-only reward package, lazily).
+JUDGES_TRAINING_API = ("training.scoring", "training.loader", "training.reward")
+
+
+def test_judges_use_only_what_annotation_and_training_expose():
+    bad = [f"{where(p, line)} imports {name}" for p in modules("judges")
+           for name, line, _ in imported(p)
+           if (name.startswith("annotation.") and not name.startswith(ANNOTATION_API))
+           or (name.split(".")[0] == "training" and not name.startswith(JUDGES_TRAINING_API))]
+    assert bad == []
+
+
+def test_nothing_imports_judges():
+    bad = [f"{where(p, line)} imports {name}" for p in modules("annotation", "training")
+           for name, line, _ in imported(p) if name.split(".")[0] == "judges"]
     assert bad == []
 
 

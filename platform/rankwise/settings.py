@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "rankwise",
     "annotation",
     "training",
+    "judges",
 ]
 
 MIDDLEWARE = [
@@ -270,7 +271,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {"training.*": {"queue": "training"}}
+CELERY_TASK_ROUTES = {"training.*": {"queue": "training"}, "judges.*": {"queue": "judges"}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

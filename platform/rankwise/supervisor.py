@@ -36,7 +36,7 @@ def parts(*, host: str, port: int, web_concurrency: int) -> list[Part]:
     return [
         Part("beat", [python, "-m", "celery", "-A", "rankwise", "beat", "--loglevel=INFO"]),
         Part("worker", [python, "-m", "celery", "-A", "rankwise", "worker", "-Q",
-                        "celery,training", "-c", "1", "--loglevel=INFO"]),
+                        "celery,training,judges", "-c", "1", "--loglevel=INFO"]),
         Part("web", [gunicorn, "rankwise.wsgi", "--bind", f"{host}:{port}", "--workers",
                      str(web_concurrency), "--threads", "4", "--access-logfile", "-"]),
     ]

@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/v1/auth/token/", TokenApi.as_view(), name="api-token"),
     path("api/v1/", include("annotation.api_urls")),
     path("api/v1/", include("training.api_urls")),
+    path("api/v1/", include("judges.api_urls")),
     path("", include("annotation.urls")),
     path("", include("training.urls")),
 ]

@@ -48,6 +48,14 @@ def existing(world, route: str, name: str):
         from training.models import TrainingRun
 
         return TrainingRun.objects.create(project=project).pk
+    if route.startswith(("api/v1/judges/", "api/v1/judge-runs/")):
+        from judges.models import Judge, JudgeRun
+
+        judge = Judge.objects.get_or_create(project=project, name="judge",
+                                            defaults={"backend": "reward_model"})[0]
+        if route.startswith("api/v1/judges/"):
+            return judge.pk
+        return JudgeRun.objects.create(judge=judge, constitution_version=1).pk
     raise AssertionError(f"say how to make an existing {name} for {route} in existing()")
 
 

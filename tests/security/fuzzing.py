@@ -64,6 +64,10 @@ def seeded_ids(path: str, side, *, annotator: bool) -> dict[str, Any]:
         return {"id": side.submitted.annotation.pk} if annotator else {}
     if path.startswith("/api/v1/training-runs/"):
         return {"id": side.run.pk}
+    if path.startswith("/api/v1/judges/"):
+        return {"id": side.judge.pk}
+    if path.startswith("/api/v1/judge-runs/"):
+        return {"id": side.judge_run.pk}
     if path.startswith("/api/v1/items/"):
         return {"id": side.gold.pk}
     ids = {"id": side.project.pk, "member_id": side.peer_membership.pk, "job": str(side.job.pk),

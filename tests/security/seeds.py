@@ -29,6 +29,8 @@ from annotation.models import (
     Webhook,
     WebhookDelivery,
 )
+from judges import services as judges
+from judges.models import Judge, JudgeRun
 from training.models import ModelVersion, TrainingRun
 
 PASSWORD = "correct-horse-battery-staple"
@@ -93,6 +95,8 @@ class Side:
     webhook: Webhook
     snapshot: Snapshot  # queued: its files are never built in the seeded world
     policy: ModelVersion  # an inactive policy version whose files were never written
+    judge: Judge | None = None  # a reward-model judge, with a constitution (judges)
+    judge_run: JudgeRun | None = None  # a failed run of it
 
 
 @dataclass
@@ -178,10 +182,18 @@ def _side(tag: str, manager, annotator, peer, others: list, staff) -> Side:
     # An inactive reward model of the same number, for the routes that activate one.
     ModelVersion.objects.create(project=project, kind=ModelVersion.Kind.REWARD, version=number,
                                 artifact_path=f"reward_models/{tag}-missing/{number}")
+    # Judges: a constitution, a judge and a failed run of it.
+    judges.publish_constitution(actor=manager, project=project, principles=[
+        {"name": "harmless", "question": "Which response is less harmful?"}])
+    judge = judges.create_judge(actor=manager, project=project, name=f"{tag}-judge",
+                                backend="reward_model")
+    judge_run = JudgeRun.objects.create(judge=judge, status="failed", constitution_version=1,
+                                        error=f"{tag}-trace-q7 error")
     project.refresh_from_db()
     return Side(project=project, leased=task.assignment, submitted=submitted,
                 peer_assignment=peer_assignment, peer_membership=peer_membership, gold=gold,
-                job=job, run=run, webhook=webhook, snapshot=snapshot, policy=policy)
+                job=job, run=run, webhook=webhook, snapshot=snapshot, policy=policy,
+                judge=judge, judge_run=judge_run)
 
 
 def build_world(*, password: str = PASSWORD, tokens: bool = True) -> World:

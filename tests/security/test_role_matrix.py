@@ -103,6 +103,18 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("api/v1/projects/<id:pk>/reward-models/<id:version>/activate/", "post"): Rule(
         MANAGER, 200, {}),
     ("api/v1/training-runs/<id:pk>/", "get"): Rule(REVIEWER, 200),
+    # --- judges: constitutions, judges, runs, agreement (judges/api.py) --------------------
+    ("api/v1/projects/<id:pk>/constitution/", "get"): Rule(ANNOTATOR, 200),
+    ("api/v1/projects/<id:pk>/constitution/", "put"): Rule(
+        MANAGER, 200, {"principles": [{"name": "kind", "question": "Which is kinder?"}]}),
+    ("api/v1/projects/<id:pk>/judges/", "get"): Rule(MANAGER, 200),
+    ("api/v1/projects/<id:pk>/judges/", "post"): Rule(
+        MANAGER, 201, {"name": "fresh judge", "backend": "reward_model"}),
+    ("api/v1/judges/<id:pk>/runs/", "post"): Rule(MANAGER, 202, {"limit": 1}),
+    ("api/v1/judges/<id:pk>/agreement/", "get"): Rule(REVIEWER, 200),
+    ("api/v1/judge-runs/<id:pk>/", "get"): Rule(REVIEWER, 200),
+    # 409: the seeded run failed, which only callers who may cancel it learn.
+    ("api/v1/judge-runs/<id:pk>/cancel/", "post"): Rule(MANAGER, 409, {}),
     ("api/v1/projects/<id:pk>/policies/", "get"): Rule(REVIEWER, 200),
     ("api/v1/projects/<id:pk>/policies/train/", "post"): Rule(MANAGER, 202, {}),
     # 409: the seeded projects have no active policy, which only callers who may use one learn.
@@ -276,6 +288,10 @@ def params(route: str, world, side_name: str) -> dict:
         return {"pk": held.pk}
     if route.startswith("api/v1/training-runs/"):
         return {"pk": side.run.pk}
+    if route.startswith("api/v1/judges/"):
+        return {"pk": side.judge.pk}
+    if route.startswith("api/v1/judge-runs/"):
+        return {"pk": side.judge_run.pk}
     if route.startswith("api/v1/annotations/"):
         return {"pk": side.submitted.annotation.pk}
     if route.startswith("api/v1/items/"):
@@ -390,7 +406,8 @@ def test_the_matrix_is_wide():
     one.annotation = one  # a submitted assignment's label
     side = SimpleNamespace(project=one, leased=one, submitted=one, peer_assignment=one,
                            peer_membership=one, job=one, run=one, gold=one,
-                           webhook=one, snapshot=one, policy=SimpleNamespace(version=1))
+                           webhook=one, snapshot=one, policy=SimpleNamespace(version=1),
+                           judge=one, judge_run=one)
     world = SimpleNamespace(a=side, b=side, users={"peer": one}, side=lambda name: side)
     calls = sum(len(variants(route, method, world)) for route, method in TABLE)
     admin = [route for route, _ in routes("admin/") if covered(route)]

@@ -1,0 +1,1 @@
+"""AI judges without Django: constitutions, prompts, verdicts, backends, calibration."""

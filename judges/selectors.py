@@ -1,0 +1,167 @@
+"""Reads of the judges app: the current constitution, which items a run judges, and how
+far a judge agrees with people (:func:`agreement`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+
+from annotation.models import Item, Project, Response
+from annotation.quality.agreement import cohen_kappa
+from annotation.quality.consensus import majority_ranking, pair_votes
+from annotation.quality.labels import HUMAN, HUMAN_AND_IMPORT, counted_labels
+
+from .engine.calibration import expected_calibration_error
+from .models import Constitution, Judge, JudgeRun, JudgeVerdict
+
+LOW_AGREEMENT = 0.75  # consensus agreement below this: people disagree on the item
+VOTE_OF_VERDICT = {"A": 1, "tie": 0, "B": -1}  # response A is the item's position 0
+
+
+def current_constitution(*, project: Project) -> Constitution | None:
+    return project.constitutions.order_by("-version").first()
+
+
+def judges_of(*, project: Project) -> QuerySet[Judge]:
+    return project.judges.order_by("id")
+
+
+def runs_of(*, judge: Judge) -> QuerySet[JudgeRun]:
+    return judge.runs.order_by("-id")
+
+
+def selected_items(*, project: Project, selection) -> list[int]:
+    """Item ids in id order: ``all`` and ``unlabelled`` (no human or imported label yet)
+    leave gold items out (they measure people); ``low_agreement``: items whose people
+    disagree (consensus agreement below ``LOW_AGREEMENT``); a list: those items."""
+    if isinstance(selection, list):
+        return sorted(set(project.items.filter(pk__in=selection).values_list("pk", flat=True)))
+    items = project.items.filter(is_gold=False).order_by("id")
+    if selection == "unlabelled":
+        items = items.filter(annotations_done=0, imported_labels=0)
+    if selection == "low_agreement":
+        found = counted_labels(project=project, sources=HUMAN)
+        low = set()
+        for item_id, labels in found.by_item().items():
+            if len(labels) >= 2:
+                _tiers, share = majority_ranking([label.tiers for label in labels],
+                                                 found.items[item_id].k)
+                if share < LOW_AGREEMENT:
+                    low.add(item_id)
+        items = items.filter(pk__in=low)
+    return list(items.values_list("pk", flat=True))
+
+
+def judged_items(*, judge: Judge, constitution: Constitution,
+                 item_ids: Iterable[int]) -> set[int]:
+    """The items the judge already labelled under this constitution version."""
+    return set(JudgeVerdict.objects.filter(
+        judge=judge, constitution_version=constitution.version, annotation__isnull=False,
+        item_id__in=list(item_ids)).values_list("item_id", flat=True))
+
+
+def item_pairs(*, item_ids: Iterable[int]) -> dict[int, tuple[str, list[int], list[str]]]:
+    """``{item id: (prompt text, [response ids], [response texts])}`` by position, for the
+    items with exactly two responses."""
+    ids = list(item_ids)
+    responses: dict[int, list[tuple[int, str]]] = {}
+    for item_id, pk, text in (Response.objects.filter(item_id__in=ids)
+                              .order_by("item_id", "position")
+                              .values_list("item_id", "pk", "text")):
+        responses.setdefault(item_id, []).append((pk, text))
+    out = {}
+    for item in Item.objects.filter(pk__in=ids).only("pk", "prompt", "messages"):
+        pair = responses.get(item.pk, [])
+        if len(pair) == 2:
+            out[item.pk] = (prompt_text(item), [p for p, _ in pair], [t for _, t in pair])
+    return out
+
+
+def prompt_text(item: Item) -> str:
+    """The prompt as the reward model reads it (``training.prompts.prompt_text``'s rule): a
+    plain prompt as it is, a conversation one ``Role: text`` paragraph per turn."""
+    if item.messages:
+        turns = []
+        for message in item.messages:
+            role = str(message.get("role", "")).strip().lower() or "user"
+            turns.append(f"{role.capitalize()}: {str(message.get('content', '')).strip()}")
+        return "\n\n".join(turns)
+    return item.prompt or ""
+
+
+def estimate(*, judge: Judge, constitution: Constitution, item_ids: list[int],
+             already_judged: int) -> dict:
+    """What a run will cost before it starts: comparisons (calls to the model) and the
+    characters of prompt and responses they send."""
+    per_item = 1 if judge.principles == Judge.Principles.SAMPLE else len(
+        constitution.principles)
+    chars = sum(len(prompt) + sum(len(t) for t in texts)
+                for prompt, _ids, texts in item_pairs(item_ids=item_ids).values())
+    return {"items": len(item_ids), "comparisons": per_item * len(item_ids),
+            "prompt_chars": per_item * chars, "already_judged": already_judged}
+
+
+def agreement(*, judge: Judge) -> dict:
+    """The judge's labels against the consensus of people's (human and imported) labels,
+    on the items that have both. ``percent_agreement``: share of items where the judge's
+    verdict (A, B or tie) equals the consensus; ``cohen_kappa``: the same, corrected for
+    chance; ``ece``: calibration of the soft preference on items people did not tie;
+    ``human_ceiling``: how often one person matches the consensus of all on items with two
+    or more human labels (what no judge can be expected to beat); ``by_principle``: the
+    first four figures for the labels judged under each principle."""
+    verdicts = {}
+    for item_id, verdict, preference, principle in (
+            JudgeVerdict.objects.filter(judge=judge, annotation__isnull=False,
+                                        annotation__excluded=False)
+            .order_by("id").values_list("item_id", "verdict", "preference", "principle")):
+        verdicts[item_id] = (VOTE_OF_VERDICT[verdict], preference, principle)  # newest counts
+    found = counted_labels(project=judge.project, sources=HUMAN_AND_IMPORT,
+                           item_ids=verdicts)
+    rows = []  # (people's vote, the judge's vote, its preference, its principle)
+    for item_id, labels in found.by_item().items():
+        k = found.items[item_id].k
+        if k != 2:
+            continue
+        tiers, _share = majority_ranking([label.tiers for label in labels], k)
+        rows.append((pair_votes(tiers, 2)[(0, 1)], *verdicts[item_id]))
+    by_principle = {}
+    for name in sorted({row[3] for row in rows}):
+        by_principle[name] = _figures([row for row in rows if row[3] == name])
+    return {**_figures(rows), "human_ceiling": human_ceiling(project=judge.project),
+            "by_principle": by_principle}
+
+
+def _figures(rows: list[tuple]) -> dict:
+    people = [row[0] for row in rows]
+    model = [row[1] for row in rows]
+    calibrated = [(row[2], 1 if row[0] > 0 else 0) for row in rows
+                  if row[0] != 0 and row[2] is not None]
+    n = len(rows)
+    return {
+        "n_items": n,
+        "percent_agreement": sum(a == b for a, b in zip(people, model, strict=True)) / n
+        if n else None,
+        "cohen_kappa": _kappa(people, model),
+        "ece": expected_calibration_error(*zip(*calibrated, strict=True)) if calibrated
+        else None,
+    }
+
+
+def _kappa(a: list[int], b: list[int]) -> float | None:
+    if not a:
+        return None
+    try:
+        value = cohen_kappa(a, b)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return None if value != value else float(value)  # NaN: one category only
+
+
+def human_ceiling(*, project: Project) -> float | None:
+    """Mean over items with two or more human labels of the share of labels that match
+    the item's consensus (``majority_ranking``'s agreement)."""
+    found = counted_labels(project=project, sources=HUMAN)
+    shares = [majority_ranking([label.tiers for label in labels], found.items[item_id].k)[1]
+              for item_id, labels in found.by_item().items() if len(labels) >= 2]
+    return sum(shares) / len(shares) if shares else None

@@ -1,0 +1,305 @@
+"""Writes of the judges app: constitutions, judges, judge runs and their labels.
+
+A run is requested (:func:`request_run`: the items chosen, the cost estimated, the row
+queued) and executed by the ``judges.run_judge`` task (:func:`execute_run`), batch by
+batch: each batch is judged by the backend, then written in one transaction as
+``Annotation(source="ai")`` rows with their :class:`~judges.models.JudgeVerdict`, and the
+run's progress is saved; a cancelled run stops between batches. AI labels never touch the
+assignment engine's counters (``annotations_done``, leases), so they never count as a
+human in overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Sequence
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from annotation.models import Annotation, Project
+from annotation.services import audit
+from rankwise.celery import enqueue_on_commit
+from rankwise.errors import Conflict, ValidationFailed
+
+from . import backends, selectors
+from .engine.sampling import choose, combine
+from .engine.types import Comparison, Judgement, Principle
+from .models import Constitution, Judge, JudgeRun, JudgeVerdict
+
+logger = logging.getLogger(__name__)
+
+MAX_PRINCIPLES = 50
+MAX_NAME = 100
+MAX_TEXT = 4000
+BATCH_SIZE = 16
+SELECTIONS = ("all", "unlabelled", "low_agreement")
+MAX_IDS = 10_000
+
+
+# --- constitutions ----------------------------------------------------------------------
+
+def validate_principles(principles) -> list[dict]:
+    """The principles as stored (``name``, ``question``, ``critique``, ``revision``), or a
+    400 naming the first bad field (``principles[2].question``)."""
+    if not isinstance(principles, list) or not principles:
+        raise ValidationFailed.of_fields({"principles": "Give at least one principle."})
+    if len(principles) > MAX_PRINCIPLES:
+        raise ValidationFailed.of_fields(
+            {"principles": f"At most {MAX_PRINCIPLES} principles, not {len(principles)}."})
+    clean, seen = [], set()
+    for n, principle in enumerate(principles):
+        where = f"principles[{n}]"
+        if not isinstance(principle, dict):
+            raise ValidationFailed.of_fields({where: "Each principle is an object."})
+        unknown = set(principle) - {"name", "question", "critique", "revision"}
+        if unknown:
+            raise ValidationFailed.of_fields(
+                {f"{where}.{sorted(unknown)[0]}": "Unknown field."})
+        row = {}
+        for field in ("name", "question", "critique", "revision"):
+            value = principle.get(field, "")
+            if not isinstance(value, str):
+                raise ValidationFailed.of_fields({f"{where}.{field}": "Must be text."})
+            value = value.strip()
+            limit = MAX_NAME if field == "name" else MAX_TEXT
+            if len(value) > limit:
+                raise ValidationFailed.of_fields(
+                    {f"{where}.{field}": f"At most {limit} characters."})
+            row[field] = value
+        for field in ("name", "question"):
+            if not row[field]:
+                raise ValidationFailed.of_fields({f"{where}.{field}": "This is required."})
+        if row["name"] in seen:
+            raise ValidationFailed.of_fields(
+                {f"{where}.name": f"Another principle is already named {row['name']!r}."})
+        seen.add(row["name"])
+        clean.append(row)
+    return clean
+
+
+def publish_constitution(*, actor, project: Project, principles) -> Constitution:
+    """A new version of the project's constitution (versions are never edited: labels
+    name the version they were judged under)."""
+    clean = validate_principles(principles)
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                # Lock the project row: two managers publishing at once get versions n and n+1.
+                Project.objects.select_for_update().filter(pk=project.pk).first()
+                latest = project.constitutions.aggregate(v=Max("version"))["v"] or 0
+                constitution = Constitution.objects.create(
+                    project=project, version=latest + 1, principles=clean, created_by=actor)
+                audit(actor=actor, action="constitution.publish", project=project,
+                      target=constitution, version=constitution.version)
+                return constitution
+        except IntegrityError:
+            continue
+    raise ValidationFailed.of_fields(
+        {"principles": "Another constitution was published at the same time; retry."})
+
+
+# --- judges -----------------------------------------------------------------------------
+
+def validate_judge(*, backend: str, model: str, base_url: str, path: str) -> None:
+    """What each backend needs: ``openai`` a model and an http(s) base URL, ``local_lm`` a
+    model folder; ``reward_model`` uses the project's active reward model."""
+    if backend not in Judge.Backend.values:
+        raise ValidationFailed.of_fields(
+            {"backend": f"One of {', '.join(Judge.Backend.values)}."})
+    if backend == Judge.Backend.OPENAI:
+        if not model:
+            raise ValidationFailed.of_fields({"model": "An openai judge needs a model name."})
+        if not base_url.startswith(("http://", "https://")):
+            raise ValidationFailed.of_fields(
+                {"base_url": "An openai judge needs a base URL starting with http:// or "
+                             "https://, e.g. http://localhost:8000/v1."})
+        if path:
+            raise ValidationFailed.of_fields({"path": "Only local_lm judges read a folder."})
+    elif backend == Judge.Backend.LOCAL_LM:
+        if not path:
+            raise ValidationFailed.of_fields({"path": "A local_lm judge needs a model folder."})
+        if base_url:
+            raise ValidationFailed.of_fields({"base_url": "Only openai judges call a URL."})
+    elif base_url or path:
+        field = "base_url" if base_url else "path"
+        raise ValidationFailed.of_fields(
+            {field: "A reward_model judge uses the project's active reward model."})
+
+
+def create_judge(*, actor, project: Project, name: str, backend: str, model: str = "",
+                 base_url: str = "", path: str = "", principles: str = Judge.Principles.SAMPLE,
+                 seed: int = 0) -> Judge:
+    name, model, base_url, path = (v.strip() for v in (name, model, base_url, path))
+    if not name:
+        raise ValidationFailed.of_fields({"name": "This is required."})
+    if principles not in Judge.Principles.values:
+        raise ValidationFailed.of_fields({"principles": "One of sample, all."})
+    validate_judge(backend=backend, model=model, base_url=base_url, path=path)
+    if project.judges.filter(name=name).exists():
+        raise ValidationFailed.of_fields({"name": f"A judge named {name!r} exists already."})
+    with transaction.atomic():
+        judge = Judge.objects.create(project=project, name=name, backend=backend, model=model,
+                                     base_url=base_url, path=path, principles=principles,
+                                     seed=seed, created_by=actor)
+        audit(actor=actor, action="judge.create", project=project, target=judge,
+              backend=backend, model=model)
+    return judge
+
+
+# --- runs -------------------------------------------------------------------------------
+
+def request_run(*, actor, judge: Judge, items="all", limit: int | None = None) -> JudgeRun:
+    """Queue a run of ``judge`` over the chosen items; 400 for a bad selection, a project
+    whose items are not pairs, or no constitution yet."""
+    project = judge.project
+    if project.responses_per_item != 2:
+        raise ValidationFailed.of_fields(
+            {"items": f"Judges compare two responses; this project has "
+                      f"{project.responses_per_item} per item."})
+    constitution = selectors.current_constitution(project=project)
+    if constitution is None:
+        raise ValidationFailed.of_fields(
+            {"items": "Publish a constitution for the project before running a judge."})
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
+                              or limit < 1):
+        raise ValidationFailed.of_fields({"limit": "A whole number of at least 1."})
+    if isinstance(items, list):
+        if not items or len(items) > MAX_IDS or not all(
+                isinstance(i, int) and not isinstance(i, bool) for i in items):
+            raise ValidationFailed.of_fields(
+                {"items": f"A list of 1 to {MAX_IDS} item ids."})
+        missing = set(items) - set(project.items.filter(pk__in=items)
+                                   .values_list("pk", flat=True))
+        if missing:
+            raise ValidationFailed.of_fields(
+                {"items": f"Not items of this project: {sorted(missing)[:10]}."})
+    elif items not in SELECTIONS:
+        raise ValidationFailed.of_fields(
+            {"items": f"One of {', '.join(SELECTIONS)}, or a list of item ids."})
+    chosen = selectors.selected_items(project=project, selection=items)
+    done = selectors.judged_items(judge=judge, constitution=constitution, item_ids=chosen)
+    todo = [i for i in chosen if i not in done]
+    if limit is not None:
+        todo = todo[:limit]
+    with transaction.atomic():
+        run = JudgeRun.objects.create(
+            judge=judge, selection=items, limit=limit,
+            constitution_version=constitution.version, item_ids=todo, n_items=len(todo),
+            n_skipped=len(done), created_by=actor,
+            estimate=selectors.estimate(judge=judge, constitution=constitution, item_ids=todo,
+                                        already_judged=len(done)))
+        audit(actor=actor, action="judge.run", project=project, target=run,
+              judge=judge.pk, n_items=len(todo))
+        enqueue_on_commit("judges.run_judge", run.pk)
+    return run
+
+
+def cancel_run(*, actor, run: JudgeRun) -> JudgeRun:
+    """Stop a run between batches (a queued one never starts)."""
+    with transaction.atomic():
+        run = JudgeRun.objects.select_for_update().get(pk=run.pk)
+        if run.status in JudgeRun.FINISHED:
+            raise Conflict(f"The run is {run.status} already.")
+        run.status = JudgeRun.Status.CANCELLED
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "finished_at"])
+        audit(actor=actor, action="judge.cancel", project=run.judge.project, target=run)
+    return run
+
+
+def execute_run(*, run_id: int, backend=None, batch_size: int = BATCH_SIZE) -> JudgeRun:
+    """Judge a queued run's items, batch by batch. Idempotent: a run that is not queued is
+    left alone, and an item judged meanwhile (same judge, principle and version) is
+    skipped. ``backend`` replaces the one the judge row configures (benchmarks)."""
+    with transaction.atomic():
+        run = JudgeRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != JudgeRun.Status.QUEUED:
+            return run
+        run.status, run.started_at = JudgeRun.Status.RUNNING, timezone.now()
+        run.save(update_fields=["status", "started_at"])
+    judge = run.judge
+    own_backend = backend is None
+    try:
+        constitution = judge.project.constitutions.get(version=run.constitution_version)
+        principles = [Principle(**p) for p in constitution.principles]
+        if own_backend:
+            backend = backends.backend_for(judge)
+        ids = list(run.item_ids)
+        for start in range(0, len(ids), batch_size):
+            if JudgeRun.objects.filter(pk=run.pk, status=JudgeRun.Status.CANCELLED).exists():
+                return JudgeRun.objects.get(pk=run.pk)
+            batch = ids[start:start + batch_size]
+            _judge_batch(run, judge, constitution, principles, backend, batch,
+                         reached=start + len(batch))
+    except Exception as exc:  # recorded on the row: the run's outcome is the API's to show
+        logger.exception("judge run %s failed", run.pk)
+        JudgeRun.objects.filter(pk=run.pk).exclude(status=JudgeRun.Status.CANCELLED).update(
+            status=JudgeRun.Status.FAILED, finished_at=timezone.now(),
+            error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+        return JudgeRun.objects.get(pk=run.pk)
+    finally:
+        if own_backend and hasattr(backend, "close"):
+            backend.close()  # the HTTP backend's pooled connections
+    JudgeRun.objects.filter(pk=run.pk, status=JudgeRun.Status.RUNNING).update(
+        status=JudgeRun.Status.SUCCEEDED, progress=1.0, finished_at=timezone.now())
+    return JudgeRun.objects.get(pk=run.pk)
+
+
+def _judge_batch(run: JudgeRun, judge: Judge, constitution: Constitution,
+                 principles: Sequence[Principle], backend, item_ids: list[int],
+                 reached: int) -> None:
+    """Judge one batch and write it in one transaction; ``reached``: how many of the run's
+    items are behind it once it is written (its progress)."""
+    pairs = selectors.item_pairs(item_ids=item_ids)
+    done = selectors.judged_items(judge=judge, constitution=constitution, item_ids=item_ids)
+    plan = []  # (item id, response ids, principles chosen, slice of comparisons)
+    comparisons: list[Comparison] = []
+    for item_id in item_ids:
+        if item_id in done or item_id not in pairs:
+            continue
+        prompt, response_ids, texts = pairs[item_id]
+        chosen = choose(principles, mode=judge.principles, seed=judge.seed, item_id=item_id)
+        start = len(comparisons)
+        comparisons.extend(Comparison(prompt, texts[0], texts[1], p) for p in chosen)
+        plan.append((item_id, response_ids, chosen, slice(start, len(comparisons))))
+    judgements = backend.judge_many(comparisons) if comparisons else []
+    with transaction.atomic():
+        judged = unparseable = 0
+        skipped = len(item_ids) - len(plan)  # labelled meanwhile, or no longer a pair
+        for item_id, response_ids, chosen, part in plan:
+            judgement = combine(judgements[part])
+            name = "+".join(p.name for p in chosen)
+            try:
+                with transaction.atomic():
+                    labelled = _record(run, judge, constitution, item_id, response_ids, name,
+                                       judgement)
+            except IntegrityError:  # another run of this judge labelled it meanwhile
+                skipped += 1
+                continue
+            judged += labelled
+            unparseable += not labelled
+        run.n_judged += judged
+        run.n_unparseable += unparseable
+        run.n_skipped += skipped
+        run.progress = min(1.0, reached / run.n_items) if run.n_items else 1.0
+        run.save(update_fields=["n_judged", "n_unparseable", "n_skipped", "progress"])
+
+
+def _record(run: JudgeRun, judge: Judge, constitution: Constitution, item_id: int,
+            response_ids: list[int], principle: str, judgement: Judgement) -> bool:
+    """Write one verdict (and its label, when there is a verdict); True for a label."""
+    annotation = None
+    if judgement.verdict in ("A", "B", "tie"):
+        a, b = response_ids
+        ranking = {"A": [[a], [b]], "B": [[b], [a]], "tie": [[a, b]]}[judgement.verdict]
+        annotation = Annotation.objects.create(
+            project_id=judge.project_id, item_id=item_id, source=Annotation.Source.AI,
+            ranking=ranking)
+    JudgeVerdict.objects.create(
+        annotation=annotation, judge=judge, run=run, item_id=item_id, principle=principle,
+        constitution_version=constitution.version, preference=judgement.preference,
+        verdict=judgement.verdict, raw=judgement.raw, error=judgement.error)
+    return annotation is not None
