@@ -102,6 +102,11 @@ class JudgeRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Written by the worker executing the run (at its claim and at each batch); a running
+    # run silent for longer than judges.recovery allows lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # How many times a worker claimed the run; the sweep gives up after MAX_ATTEMPTS.
+    attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-id"]

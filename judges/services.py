@@ -212,47 +212,64 @@ def cancel_run(*, actor, run: JudgeRun) -> JudgeRun:
 
 def execute_run(*, run_id: int, backend=None, batch_size: int = BATCH_SIZE) -> JudgeRun:
     """Judge a queued run's items, batch by batch. Idempotent: a run that is not queued is
-    left alone, and an item judged meanwhile (same judge, principle and version) is
-    skipped. ``backend`` replaces the one the judge row configures (benchmarks)."""
+    left alone (its message delivered again while another worker executes it), and an item
+    judged meanwhile (same judge, principle and version) is skipped. A run queued again by
+    :mod:`judges.recovery` resumes after the last batch its lost attempt wrote; a worker
+    that was only slow finds at its next batch that the run is no longer its attempt's, and
+    stops without writing. ``backend`` replaces the one the judge row configures
+    (benchmarks)."""
     with transaction.atomic():
         run = JudgeRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status != JudgeRun.Status.QUEUED:
             return run
-        run.status, run.started_at = JudgeRun.Status.RUNNING, timezone.now()
-        run.save(update_fields=["status", "started_at"])
+        now = timezone.now()
+        run.status, run.started_at, run.heartbeat_at = JudgeRun.Status.RUNNING, now, now
+        run.attempts += 1
+        run.save(update_fields=["status", "started_at", "heartbeat_at", "attempts"])
     judge = run.judge
     own_backend = backend is None
+    ours = JudgeRun.objects.filter(pk=run.pk, status=JudgeRun.Status.RUNNING,
+                                   attempts=run.attempts)
     try:
         constitution = judge.project.constitutions.get(version=run.constitution_version)
         principles = [Principle(**p) for p in constitution.principles]
         if own_backend:
             backend = backends.backend_for(judge)
         ids = list(run.item_ids)
-        for start in range(0, len(ids), batch_size):
-            if JudgeRun.objects.filter(pk=run.pk, status=JudgeRun.Status.CANCELLED).exists():
+        for start in range(_resume_at(run), len(ids), batch_size):
+            # The heartbeat; no row updated: cancelled, or requeued after this attempt was
+            # given up for lost.
+            if not ours.update(heartbeat_at=timezone.now()):
                 return JudgeRun.objects.get(pk=run.pk)
             batch = ids[start:start + batch_size]
             _judge_batch(run, judge, constitution, principles, backend, batch,
                          reached=start + len(batch))
     except Exception as exc:  # recorded on the row: the run's outcome is the API's to show
         logger.exception("judge run %s failed", run.pk)
-        JudgeRun.objects.filter(pk=run.pk).exclude(status=JudgeRun.Status.CANCELLED).update(
-            status=JudgeRun.Status.FAILED, finished_at=timezone.now(),
-            error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+        ours.update(status=JudgeRun.Status.FAILED, finished_at=timezone.now(),
+                    error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
         return JudgeRun.objects.get(pk=run.pk)
     finally:
         if own_backend and hasattr(backend, "close"):
             backend.close()  # the HTTP backend's pooled connections
-    JudgeRun.objects.filter(pk=run.pk, status=JudgeRun.Status.RUNNING).update(
-        status=JudgeRun.Status.SUCCEEDED, progress=1.0, finished_at=timezone.now())
+    now = timezone.now()
+    ours.update(status=JudgeRun.Status.SUCCEEDED, progress=1.0, finished_at=now,
+                heartbeat_at=now)
     return JudgeRun.objects.get(pk=run.pk)
+
+
+def _resume_at(run: JudgeRun) -> int:
+    """How many of the run's items earlier attempts wrote (a batch and its progress are
+    written together), so the first to judge on this attempt."""
+    return round(run.progress * run.n_items)
 
 
 def _judge_batch(run: JudgeRun, judge: Judge, constitution: Constitution,
                  principles: Sequence[Principle], backend, item_ids: list[int],
                  reached: int) -> None:
-    """Judge one batch and write it in one transaction; ``reached``: how many of the run's
-    items are behind it once it is written (its progress)."""
+    """Judge one batch and write it in one transaction, if the run is still this attempt's;
+    ``reached``: how many of the run's items are behind it once it is written (its
+    progress)."""
     pairs = selectors.item_pairs(item_ids=item_ids)
     done = selectors.judged_items(judge=judge, constitution=constitution, item_ids=item_ids)
     plan = []  # (item id, response ids, principles chosen, slice of comparisons)
@@ -267,6 +284,13 @@ def _judge_batch(run: JudgeRun, judge: Judge, constitution: Constitution,
         plan.append((item_id, response_ids, chosen, slice(start, len(comparisons))))
     judgements = backend.judge_many(comparisons) if comparisons else []
     with transaction.atomic():
+        # Locked: the sweep cannot requeue the run between this check and the writes. A run
+        # cancelled during the batch still keeps what was judged (it stops before the next).
+        current = JudgeRun.objects.select_for_update().filter(
+            pk=run.pk, attempts=run.attempts,
+            status__in=[JudgeRun.Status.RUNNING, JudgeRun.Status.CANCELLED]).first()
+        if current is None:
+            return
         judged = unparseable = 0
         skipped = len(item_ids) - len(plan)  # labelled meanwhile, or no longer a pair
         for item_id, response_ids, chosen, part in plan:
@@ -281,11 +305,13 @@ def _judge_batch(run: JudgeRun, judge: Judge, constitution: Constitution,
                 continue
             judged += labelled
             unparseable += not labelled
-        run.n_judged += judged
-        run.n_unparseable += unparseable
-        run.n_skipped += skipped
-        run.progress = min(1.0, reached / run.n_items) if run.n_items else 1.0
-        run.save(update_fields=["n_judged", "n_unparseable", "n_skipped", "progress"])
+        current.n_judged += judged
+        current.n_unparseable += unparseable
+        current.n_skipped += skipped
+        current.progress = min(1.0, reached / run.n_items) if run.n_items else 1.0
+        current.heartbeat_at = timezone.now()
+        current.save(update_fields=["n_judged", "n_unparseable", "n_skipped", "progress",
+                                    "heartbeat_at"])
 
 
 def _record(run: JudgeRun, judge: Judge, constitution: Constitution, item_id: int,

@@ -289,6 +289,9 @@ CELERY_BEAT_SCHEDULE = {
     # On the default queue: lost training runs must be found while training workers are down.
     "recover-training-runs": {"task": "training.recover_runs", "schedule": 60.0,
                               "options": {"queue": "celery"}},
+    # Judge runs silent past JUDGE_RUN_SILENT_MINUTES (judges.recovery) are requeued or failed.
+    "recover-judge-runs": {"task": "judges.recover_runs", "schedule": 60.0,
+                           "options": {"queue": "celery"}},
     "recover-import-jobs": {"task": "annotation.recover_import_jobs", "schedule": 60.0},
     "recover-snapshots": {"task": "annotation.recover_snapshots", "schedule": 60.0},
     # Consensus and trust of every project whose labels or reviews changed (debounced).
