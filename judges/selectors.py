@@ -11,6 +11,7 @@ from annotation.models import Item, Project, Response
 from annotation.quality.agreement import cohen_kappa
 from annotation.quality.consensus import majority_ranking, pair_votes
 from annotation.quality.labels import HUMAN, HUMAN_AND_IMPORT, counted_labels
+from training.prompts import prompt_text as reward_model_prompt
 
 from .engine.calibration import expected_calibration_error
 from .models import Constitution, Judge, JudgeRun, JudgeVerdict
@@ -79,15 +80,8 @@ def item_pairs(*, item_ids: Iterable[int]) -> dict[int, tuple[str, list[int], li
 
 
 def prompt_text(item: Item) -> str:
-    """The prompt as the reward model reads it (``training.prompts.prompt_text``'s rule): a
-    plain prompt as it is, a conversation one ``Role: text`` paragraph per turn."""
-    if item.messages:
-        turns = []
-        for message in item.messages:
-            role = str(message.get("role", "")).strip().lower() or "user"
-            turns.append(f"{role.capitalize()}: {str(message.get('content', '')).strip()}")
-        return "\n\n".join(turns)
-    return item.prompt or ""
+    """The prompt as the reward model reads it: one rule, ``training.prompts.prompt_text``."""
+    return reward_model_prompt(prompt=item.prompt, messages=item.messages)
 
 
 def estimate(*, judge: Judge, constitution: Constitution, item_ids: list[int],

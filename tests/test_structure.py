@@ -72,8 +72,9 @@ def test_training_uses_only_what_annotation_exposes():
 
 
 # --- judges (Constitutional AI): built on annotation like training; training only through
-# its public scoring and loading functions (and the torch-only reward package, lazily).
-JUDGES_TRAINING_API = ("training.scoring", "training.loader", "training.reward")
+# its public scoring and loading functions, the prompt rule (and the torch-only reward
+# package, lazily).
+JUDGES_TRAINING_API = ("training.scoring", "training.loader", "training.reward", "training.prompts")
 
 
 def test_judges_use_only_what_annotation_and_training_expose():
