@@ -222,6 +222,12 @@ class Response(models.Model):
     text = models.TextField()
     model = models.CharField(max_length=200, blank=True, help_text="Which model wrote it.")
     external_id = models.CharField(max_length=200, blank=True)
+    # A judge's critique-and-revise rewrite of ``origin`` (judges.revisions). db_default: the
+    # importer's plain-SQL inserts leave it out.
+    synthetic = models.BooleanField(default=False, db_default=False)
+    origin = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="revisions",
+                               help_text="The response this one revises (synthetic only).")
 
     class Meta:
         ordering = ["item", "position"]

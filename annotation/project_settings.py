@@ -243,6 +243,28 @@ POLICY_TRAINER_PARAMETERS = {
 }
 
 
+# RL runs (README "Policies"): the algorithm, where they start, and the RL trainer's
+# parameters (training.policy.rl.RLConfig less algorithm and seed; a test keeps the lists
+# equal) as (type, min, max), None: the trainer's default.
+_RL_BOUNDS = {
+    "steps": (int, 1, 10**6), "prompts_per_step": (int, 1, 4096), "group_size": (int, 1, 256),
+    "max_new_tokens": (int, 1, 4096), "temperature": (float, 1e-3, 5), "top_p": (float, .01, 1),
+    "lr": (float, 1e-10, 1), "weight_decay": (float, 0, 10), "grad_clip": (float, 0, 1000),
+    "beta": (float, 0, 100), "kl_target": (float, 1e-6, 1e6), "kl_horizon": (int, 1, 10**7),
+    "kl_estimator": (str, None, None), "missing_eos_penalty": (float, 0, 1e6),
+    "clip_eps": (float, 1e-6, 10), "ppo_epochs": (int, 1, 100), "minibatches": (int, 1, 4096),
+    "normalize_advantages": (bool, None, None), "gamma": (float, 0, 1), "lam": (float, 0, 1),
+    "vf_coef": (float, 0, 100), "cliprange_value": (float, 1e-6, 100),
+    "eval_every": (int, 1, 10**6), "patience": (int, 1, 10**4)}
+RL_TRAINER_PARAMETERS = {name: setting(None, min=lo, max=hi, choices=(
+    ("k1", "k3") if name == "kl_estimator" else None)) for name, (_, lo, hi) in _RL_BOUNDS.items()}
+RLSettings = dataclasses.make_dataclass("RLSettings", [
+    ("algorithm", str, setting("rloo", choices=("rloo", "ppo"), doc="RL runs' default")),
+    ("reuse_reference", bool, setting(False, doc="start from the active policy's reference")),
+    *((name, kind | None, RL_TRAINER_PARAMETERS[name]) for name, (kind, _, _) in
+      _RL_BOUNDS.items())], bases=(Section,), frozen=True)
+
+
 @dataclass(frozen=True)
 class PolicySettings(Section):
     """DPO policy training and proposals (README "Policies")."""
@@ -271,6 +293,9 @@ class PolicySettings(Section):
     top_p: float = setting(0.95, min=0.01, max=1.0, doc="nucleus sampling of proposals")
     comparison_prompts: int = setting(16, min=0, max=200, doc="held-out prompts the reference "
                                       "and the policy answer after each run")
+    rl_after_reward_model: bool = setting(False, doc="queue an RL run each time a new reward "
+                                          "model becomes active")
+    rl: RLSettings = setting(RLSettings)
     backbone: str | None = POLICY_TRAINER_PARAMETERS["backbone"]
     lora: bool | None = POLICY_TRAINER_PARAMETERS["lora"]
     lora_r: int | None = POLICY_TRAINER_PARAMETERS["lora_r"]
@@ -316,7 +341,16 @@ class AnnotationSettings(Section):
 
 @dataclass(frozen=True)
 class JudgesSettings(Section):
-    """AI judge settings (filled in by the judge features)."""
+    """AI judges (README "Where AI labels count"). AI labels never count as a person's:
+    overlap, agreement, annotator trust and gold accuracy never read them. These two
+    switches let them vote where a manager chooses; an export's or the item view's
+    ``source=`` overrides the first per request."""
+
+    in_consensus: bool = setting(
+        False, doc="AI labels vote in each item's consensus (the stored consensus, the "
+        "consensus export and the item view)")
+    in_training: bool = setting(False, doc="reward models and policies also learn from AI "
+                                "labels")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ Thin: parse, check the role, call one service or selector, shape the answer."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -53,17 +53,21 @@ class JudgeSerializer(serializers.ModelSerializer):
 
 class RunRequest(serializers.Serializer):
     items = serializers.JSONField(required=False, help_text='"all" (default), "unlabelled", '
-                                  '"low_agreement", or a list of item ids.')
+                                  '"low_agreement", "sample" (a seeded random sample of '
+                                  '`limit` items not judged yet), or a list of item ids.')
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000,
-                                     allow_null=True)
+                                     allow_null=True, help_text="At most this many items; "
+                                     "required for a sample.")
+    dry_run = serializers.BooleanField(required=False, default=False, help_text="true: "
+                                       "answer the estimate (200) and store nothing.")
 
 
 class JudgeRunSerializer(DocumentedJSONFields, serializers.ModelSerializer):
     class Meta:
         model = JudgeRun
-        fields = ["id", "judge", "status", "selection", "limit", "constitution_version",
-                  "progress", "n_items", "n_judged", "n_unparseable", "n_skipped", "estimate",
-                  "error", "created_at", "started_at", "finished_at"]
+        fields = ["id", "judge", "kind", "rounds", "status", "selection", "limit",
+                  "constitution_version", "progress", "n_items", "n_judged", "n_unparseable",
+                  "n_skipped", "estimate", "error", "created_at", "started_at", "finished_at"]
         json_schemas = {"selection": SELECTION, "estimate": JSON_OBJECT}
 
 
@@ -74,10 +78,56 @@ class PrincipleAgreement(serializers.Serializer):
     ece = serializers.FloatField(allow_null=True)
 
 
-class AgreementAnswer(PrincipleAgreement):
-    human_ceiling = serializers.FloatField(allow_null=True)
+class ReliabilityBin(serializers.Serializer):
+    lower = serializers.FloatField(help_text="The bin is (lower, upper] of P(A is better); "
+                                   "the first bin includes 0.")
+    upper = serializers.FloatField()
+    n = serializers.IntegerField(help_text="Items in the bin.")
+    mean_predicted = serializers.FloatField(allow_null=True,
+                                            help_text="Mean P(A is better); null when empty.")
+    observed = serializers.FloatField(allow_null=True, help_text="Share of the bin's items "
+                                      "where people chose A; null when empty.")
+
+
+class PositionBias(serializers.Serializer):
+    first_shown_rate = serializers.FloatField(allow_null=True, help_text="How often the "
+                                              "response shown first wins; 0.5 is no bias. "
+                                              "null before any decisive verdict.")
+    n = serializers.IntegerField(help_text="Decisive verdicts counted.")
+    p_value = serializers.FloatField(allow_null=True, help_text="Exact two-sided binomial "
+                                     "test against 0.5.")
+    note = serializers.CharField(help_text="How the rate was measured.")
+
+
+class JudgeFigures(PrincipleAgreement):
     by_principle = serializers.DictField(child=PrincipleAgreement(),
                                          help_text="The same figures per principle.")
+    reliability = ReliabilityBin(many=True, help_text="Reliability diagram of P(A is "
+                                 "better) on items people did not tie; empty without such "
+                                 "items.")
+    position_bias = PositionBias(allow_null=True, help_text="null for a backend that has no "
+                                 "position (reward_model).")
+    position_bias_note = serializers.CharField(allow_null=True, help_text="Why there is no "
+                                               "position bias; null when there is.")
+
+
+class AgreementAnswer(JudgeFigures):
+    human_ceiling = serializers.FloatField(allow_null=True)
+
+
+class JudgeTrust(JudgeFigures):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    backend = serializers.CharField()
+    model = serializers.CharField(allow_blank=True)
+
+
+class TrustAnswer(serializers.Serializer):
+    project = serializers.IntegerField()
+    human_ceiling = serializers.FloatField(allow_null=True, help_text="How often one person "
+                                           "matches the consensus of all; null without items "
+                                           "two people labelled.")
+    judges = JudgeTrust(many=True)
 
 
 def json_body(request) -> dict:
@@ -155,19 +205,30 @@ class JudgeListApi(APIView):
 
 
 class JudgeRunListApi(APIView):
-    @extend_schema(request=RunRequest, responses={202: JudgeRunSerializer},
+    @extend_schema(request=RunRequest, responses={
+        202: JudgeRunSerializer,
+        200: inline_serializer("JudgeRunEstimate", {
+            "estimate": serializers.DictField(help_text="items, comparisons (calls to the "
+                                              "model), prompt_chars, already_judged."),
+            "n_items": serializers.IntegerField(),
+            "constitution_version": serializers.IntegerField()})},
                    description="Queue a run of the judge over items (manager; audit-logged). "
                    "Items the judge already labelled under the current constitution are "
-                   "skipped; the answer carries the estimate.")
+                   "skipped; the answer carries the estimate. With dry_run the same checks "
+                   "and estimate are answered (200) and nothing is stored.")
     def post(self, request, pk):
         judge = judge_for(user=request.user, judge_id=pk, at_least=Role.MANAGER)
         data = json_body(request)
-        unknown_fields(data, {"items", "limit"})
+        unknown_fields(data, {"items", "limit", "dry_run"})
         body = RunRequest(data=data)
         body.is_valid(raise_exception=True)
+        dry_run = body.validated_data["dry_run"]
         run = services.request_run(actor=request.user, judge=judge,
                                    items=body.validated_data.get("items", "all"),
-                                   limit=body.validated_data.get("limit"))
+                                   limit=body.validated_data.get("limit"), dry_run=dry_run)
+        if dry_run:
+            return Response({"estimate": run.estimate, "n_items": run.n_items,
+                             "constitution_version": run.constitution_version})
         return Response(JudgeRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -190,6 +251,17 @@ class AgreementApi(APIView):
     def get(self, request, pk):
         judge = judge_for(user=request.user, judge_id=pk, at_least=Role.REVIEWER)
         return Response(AgreementAnswer(selectors.agreement(judge=judge)).data)
+
+
+class TrustApi(APIView):
+    @extend_schema(responses={200: TrustAnswer,
+                              404: OpenApiResponse(description="No such project.")},
+                   description="Every judge of the project against people's consensus: "
+                   "agreement, κ, calibration with its reliability diagram, position bias, "
+                   "and the human ceiling (reviewer or manager).")
+    def get(self, request, pk):
+        project = project_for(user=request.user, project_id=pk, at_least=Role.REVIEWER)
+        return Response(TrustAnswer(selectors.trust(project=project)).data)
 
 
 class CancelRunApi(APIView):

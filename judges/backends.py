@@ -63,3 +63,36 @@ def backend_for(judge: Judge):
 
         return backend_class(score)
     raise BackendUnavailable(f"unknown backend {judge.backend!r}")
+
+
+class CannotRevise(Exception):
+    """The judge's backend scores pairs but cannot write text (``reward_model``)."""
+
+
+def generator_for(judge: Judge):
+    """``(complete(messages) -> str, close())`` for critique and revision: an ``openai``
+    judge's endpoint (:meth:`HttpBackend.complete`), or a ``local_lm`` judge's model folder
+    (:func:`judges.engine.critique.local_generator`, seeded by the judge, at most
+    ``JUDGE_REVISION_MAX_NEW_TOKENS`` new tokens, 256 when unset). Raises
+    :class:`CannotRevise` for a reward-model judge, :class:`BackendUnavailable` when the
+    model cannot be reached here."""
+    if judge.backend == Judge.Backend.OPENAI:
+        from .engine.http_backend import HttpBackend
+
+        http = HttpBackend(judge.base_url, judge.model, api_key=api_key_for(judge))
+        return http.complete, http.close
+    if judge.backend == Judge.Backend.LOCAL_LM:
+        if not os.path.isdir(judge.path):
+            raise BackendUnavailable(f"the model folder {judge.path!r} does not exist here")
+        import torch
+        from django.conf import settings
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from .engine.critique import local_generator
+
+        model = AutoModelForCausalLM.from_pretrained(judge.path, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(judge.path)
+        tokens = int(getattr(settings, "JUDGE_REVISION_MAX_NEW_TOKENS", 256))
+        return local_generator(model, tokenizer, max_new_tokens=tokens,
+                               seed=judge.seed), lambda: None
+    raise CannotRevise(f"a {judge.backend} judge scores responses but cannot rewrite them")

@@ -80,9 +80,16 @@ class JudgeRun(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
+    class Kind(models.TextChoices):
+        JUDGE = "judge"  # label the items' pairs
+        REVISE = "revise"  # critique and revise their responses (judges.revisions)
+
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     judge = models.ForeignKey(Judge, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.JUDGE)
+    rounds = models.PositiveSmallIntegerField(
+        default=1, help_text="Critique-and-revise rounds per response (revise runs).")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # "all" | "unlabelled" | "low_agreement" | [item ids]
     selection = models.JSONField(default=every_item)
@@ -132,6 +139,13 @@ class JudgeVerdict(models.Model):
     verdict = models.CharField(max_length=16)  # A | B | tie | unparseable
     raw = models.TextField(blank=True)
     error = models.TextField(blank=True)
+    # True when the backend was shown the item's response B first (a one-prompt backend's
+    # order is drawn per verdict; see judges.engine.order). verdict and preference are
+    # always about the item's positions, whatever the order shown.
+    swapped = models.BooleanField(default=False)
+    # A backend that reads both orders (local_lm): P(the response shown first is better)
+    # in each order, [as given, swapped], averaged over the principles; else None.
+    order_preferences = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

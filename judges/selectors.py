@@ -3,6 +3,7 @@ far a judge agrees with people (:func:`agreement`)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 from django.db.models import QuerySet
@@ -13,6 +14,7 @@ from annotation.quality.consensus import majority_ranking, pair_votes
 from annotation.quality.labels import HUMAN, HUMAN_AND_IMPORT, counted_labels
 from training.prompts import prompt_text as reward_model_prompt
 
+from . import trust as trust_math
 from .engine.calibration import expected_calibration_error
 from .models import Constitution, Judge, JudgeRun, JudgeVerdict
 
@@ -35,10 +37,13 @@ def runs_of(*, judge: Judge) -> QuerySet[JudgeRun]:
 def selected_items(*, project: Project, selection) -> list[int]:
     """Item ids in id order: ``all`` and ``unlabelled`` (no human or imported label yet)
     leave gold items out (they measure people); ``low_agreement``: items whose people
-    disagree (consensus agreement below ``LOW_AGREEMENT``); a list: those items."""
+    disagree (consensus agreement below ``LOW_AGREEMENT``); ``sample``: every non-gold item,
+    the pool :func:`seeded_sample` draws from; a list: those items. The named selections
+    also leave out synthetic pairs (critique and revise): their label is the judge's own."""
     if isinstance(selection, list):
         return sorted(set(project.items.filter(pk__in=selection).values_list("pk", flat=True)))
-    items = project.items.filter(is_gold=False).order_by("id")
+    items = (project.items.filter(is_gold=False).exclude(responses__synthetic=True)
+             .order_by("id"))
     if selection == "unlabelled":
         items = items.filter(annotations_done=0, imported_labels=0)
     if selection == "low_agreement":
@@ -52,6 +57,16 @@ def selected_items(*, project: Project, selection) -> list[int]:
                     low.add(item_id)
         items = items.filter(pk__in=low)
     return list(items.values_list("pk", flat=True))
+
+
+def seeded_sample(item_ids: Iterable[int], *, seed: int, n: int) -> list[int]:
+    """``n`` of the items, in id order, drawn as the principles are
+    (:func:`judges.engine.sampling.choose`): each item ranked by SHA-256 of
+    ``"{seed}:{item id}"``, the first ``n`` kept. The same seed and pool give the same
+    sample on any machine, and a larger ``n`` keeps the smaller sample's items."""
+    ranked = sorted(item_ids, key=lambda item_id: hashlib.sha256(
+        f"{seed}:{item_id}".encode()).digest())
+    return sorted(ranked[:n])
 
 
 def judged_items(*, judge: Judge, constitution: Constitution,
@@ -103,12 +118,27 @@ def agreement(*, judge: Judge) -> dict:
     chance; ``ece``: calibration of the soft preference on items people did not tie;
     ``human_ceiling``: how often one person matches the consensus of all on items with two
     or more human labels (what no judge can be expected to beat); ``by_principle``: the
-    first four figures for the labels judged under each principle."""
+    first four figures for the labels judged under each principle; ``reliability``: the
+    reliability diagram of P(A is better) on items people did not tie; ``position_bias``:
+    how often the response shown first wins (None, with ``position_bias_note``, for a
+    backend that has no position)."""
+    return {**judge_figures(judge=judge), "human_ceiling": human_ceiling(project=judge.project)}
+
+
+def trust(*, project: Project) -> dict:
+    """Every judge of the project with :func:`agreement`'s figures; the human ceiling once."""
+    return {"project": project.pk, "human_ceiling": human_ceiling(project=project),
+            "judges": [{"id": judge.pk, "name": judge.name, "backend": judge.backend,
+                        "model": judge.model, **judge_figures(judge=judge)}
+                       for judge in judges_of(project=project)]}
+
+
+def judge_figures(*, judge: Judge) -> dict:
+    """:func:`agreement` without the human ceiling (a figure of the project's people)."""
     verdicts = {}
     for item_id, verdict, preference, principle in (
-            JudgeVerdict.objects.filter(judge=judge, annotation__isnull=False,
-                                        annotation__excluded=False)
-            .order_by("id").values_list("item_id", "verdict", "preference", "principle")):
+            _counted_verdicts(judge).order_by("id")
+            .values_list("item_id", "verdict", "preference", "principle")):
         verdicts[item_id] = (VOTE_OF_VERDICT[verdict], preference, principle)  # newest counts
     found = counted_labels(project=judge.project, sources=HUMAN_AND_IMPORT,
                            item_ids=verdicts)
@@ -122,15 +152,44 @@ def agreement(*, judge: Judge) -> dict:
     by_principle = {}
     for name in sorted({row[3] for row in rows}):
         by_principle[name] = _figures([row for row in rows if row[3] == name])
-    return {**_figures(rows), "human_ceiling": human_ceiling(project=judge.project),
-            "by_principle": by_principle}
+    calibrated = _calibrated(rows)
+    bias = position_bias(judge=judge)
+    return {**_figures(rows), "by_principle": by_principle,
+            "reliability": trust_math.reliability(*zip(*calibrated, strict=True))
+            if calibrated else [],
+            "position_bias": bias,
+            "position_bias_note": trust_math.NO_POSITION if bias is None else None}
+
+
+def position_bias(*, judge: Judge) -> dict | None:
+    """How often the response shown first wins, over the judge's counted labels (see
+    :mod:`judges.trust`); None for a reward model, which has no position."""
+    verdicts = _counted_verdicts(judge)
+    if judge.backend == Judge.Backend.REWARD_MODEL:
+        return None
+    if judge.backend == Judge.Backend.LOCAL_LM:
+        return trust_math.bias_of_both_orders(
+            verdicts.filter(order_preferences__isnull=False)
+            .values_list("order_preferences", flat=True))
+    return trust_math.bias_of_verdicts(verdicts.values_list("verdict", "swapped"))
+
+
+def _counted_verdicts(judge: Judge) -> QuerySet[JudgeVerdict]:
+    """The judge's verdicts that are labels a manager has not excluded."""
+    return JudgeVerdict.objects.filter(judge=judge, annotation__isnull=False,
+                                       annotation__excluded=False)
+
+
+def _calibrated(rows: list[tuple]) -> list[tuple[float, int]]:
+    """(P(A is better), 1 if people chose A else 0) on the items people did not tie."""
+    return [(row[2], 1 if row[0] > 0 else 0) for row in rows
+            if row[0] != 0 and row[2] is not None]
 
 
 def _figures(rows: list[tuple]) -> dict:
     people = [row[0] for row in rows]
     model = [row[1] for row in rows]
-    calibrated = [(row[2], 1 if row[0] > 0 else 0) for row in rows
-                  if row[0] != 0 and row[2] is not None]
+    calibrated = _calibrated(rows)
     n = len(rows)
     return {
         "n_items": n,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -24,7 +25,8 @@ from annotation.services import audit
 from rankwise.celery import enqueue_on_commit
 from rankwise.errors import Conflict, ValidationFailed
 
-from . import backends, selectors
+from . import backends, revisions, selectors
+from .engine import order
 from .engine.sampling import choose, combine
 from .engine.types import Comparison, Judgement, Principle
 from .models import Constitution, Judge, JudgeRun, JudgeVerdict
@@ -35,8 +37,11 @@ MAX_PRINCIPLES = 50
 MAX_NAME = 100
 MAX_TEXT = 4000
 BATCH_SIZE = 16
-SELECTIONS = ("all", "unlabelled", "low_agreement")
+SELECTIONS = ("all", "unlabelled", "low_agreement", "sample")
 MAX_IDS = 10_000
+# Backends that read both responses in one prompt, so the order shown is drawn per verdict
+# (local_lm reads both orders itself; a reward model scores each response alone).
+ONE_PROMPT_BACKENDS = (Judge.Backend.OPENAI,)
 
 
 # --- constitutions ----------------------------------------------------------------------
@@ -151,9 +156,34 @@ def create_judge(*, actor, project: Project, name: str, backend: str, model: str
 
 # --- runs -------------------------------------------------------------------------------
 
-def request_run(*, actor, judge: Judge, items="all", limit: int | None = None) -> JudgeRun:
+def request_run(*, actor, judge: Judge, items="all", limit: int | None = None,
+                dry_run: bool = False) -> JudgeRun:
     """Queue a run of ``judge`` over the chosen items; 400 for a bad selection, a project
-    whose items are not pairs, or no constitution yet."""
+    whose items are not pairs, or no constitution yet. ``dry_run``: the same checks and the
+    same estimate, as an unsaved run (no row, no audit entry, nothing queued), so that the
+    cost shown before a run starts is the cost the run is created with."""
+    project = judge.project
+    constitution, todo, done = _run_plan(judge=judge, items=items, limit=limit)
+    run = JudgeRun(
+        judge=judge, selection=items, limit=limit, constitution_version=constitution.version,
+        item_ids=todo, n_items=len(todo), n_skipped=len(done), created_by=actor,
+        estimate=selectors.estimate(judge=judge, constitution=constitution, item_ids=todo,
+                                    already_judged=len(done)))
+    if dry_run:
+        return run
+    with transaction.atomic():
+        run.save()
+        audit(actor=actor, action="judge.run", project=project, target=run,
+              judge=judge.pk, n_items=len(todo))
+        enqueue_on_commit("judges.run_judge", run.pk)
+    return run
+
+
+def _run_plan(*, judge: Judge, items, limit: int | None) -> tuple[Constitution, list[int],
+                                                                  set[int]]:
+    """The checks of a run request, then (the current constitution, the item ids to judge,
+    the chosen ones the judge already labelled under it). ``sample``: ``limit`` items drawn
+    by :func:`selectors.seeded_sample` from those not judged yet."""
     project = judge.project
     if project.responses_per_item != 2:
         raise ValidationFailed.of_fields(
@@ -179,22 +209,17 @@ def request_run(*, actor, judge: Judge, items="all", limit: int | None = None) -
     elif items not in SELECTIONS:
         raise ValidationFailed.of_fields(
             {"items": f"One of {', '.join(SELECTIONS)}, or a list of item ids."})
+    if items == "sample" and limit is None:
+        raise ValidationFailed.of_fields(
+            {"limit": "Say how many items the sample draws."})
     chosen = selectors.selected_items(project=project, selection=items)
     done = selectors.judged_items(judge=judge, constitution=constitution, item_ids=chosen)
     todo = [i for i in chosen if i not in done]
-    if limit is not None:
+    if items == "sample":
+        todo = selectors.seeded_sample(todo, seed=judge.seed, n=limit)
+    elif limit is not None:
         todo = todo[:limit]
-    with transaction.atomic():
-        run = JudgeRun.objects.create(
-            judge=judge, selection=items, limit=limit,
-            constitution_version=constitution.version, item_ids=todo, n_items=len(todo),
-            n_skipped=len(done), created_by=actor,
-            estimate=selectors.estimate(judge=judge, constitution=constitution, item_ids=todo,
-                                        already_judged=len(done)))
-        audit(actor=actor, action="judge.run", project=project, target=run,
-              judge=judge.pk, n_items=len(todo))
-        enqueue_on_commit("judges.run_judge", run.pk)
-    return run
+    return constitution, todo, done
 
 
 def cancel_run(*, actor, run: JudgeRun) -> JudgeRun:
@@ -217,7 +242,9 @@ def execute_run(*, run_id: int, backend=None, batch_size: int = BATCH_SIZE) -> J
     :mod:`judges.recovery` resumes after the last batch its lost attempt wrote; a worker
     that was only slow finds at its next batch that the run is no longer its attempt's, and
     stops without writing. ``backend`` replaces the one the judge row configures
-    (benchmarks)."""
+    (benchmarks). A revise run is :func:`judges.revisions.execute_revision_run`'s."""
+    if JudgeRun.objects.filter(pk=run_id, kind=JudgeRun.Kind.REVISE).exists():
+        return revisions.execute_revision_run(run_id=run_id)
     with transaction.atomic():
         run = JudgeRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status != JudgeRun.Status.QUEUED:
@@ -269,19 +296,26 @@ def _judge_batch(run: JudgeRun, judge: Judge, constitution: Constitution,
                  reached: int) -> None:
     """Judge one batch and write it in one transaction, if the run is still this attempt's;
     ``reached``: how many of the run's items are behind it once it is written (its
-    progress)."""
+    progress). A judge that reads both responses in one prompt is shown them in the order
+    :func:`judges.engine.order.is_swapped` draws, and its answers are mapped back to the
+    item's positions before they are stored."""
     pairs = selectors.item_pairs(item_ids=item_ids)
     done = selectors.judged_items(judge=judge, constitution=constitution, item_ids=item_ids)
-    plan = []  # (item id, response ids, principles chosen, slice of comparisons)
+    draws_order = judge.backend in ONE_PROMPT_BACKENDS
+    plan = []  # (item id, response ids, principle name, swapped, slice of comparisons)
     comparisons: list[Comparison] = []
     for item_id in item_ids:
         if item_id in done or item_id not in pairs:
             continue
         prompt, response_ids, texts = pairs[item_id]
         chosen = choose(principles, mode=judge.principles, seed=judge.seed, item_id=item_id)
+        name = "+".join(p.name for p in chosen)
+        swapped = draws_order and order.is_swapped(seed=judge.seed, item_id=item_id,
+                                                   principle=name)
         start = len(comparisons)
-        comparisons.extend(Comparison(prompt, texts[0], texts[1], p) for p in chosen)
-        plan.append((item_id, response_ids, chosen, slice(start, len(comparisons))))
+        comparisons.extend(order.shown(Comparison(prompt, texts[0], texts[1], p), swapped)
+                           for p in chosen)
+        plan.append((item_id, response_ids, name, swapped, slice(start, len(comparisons))))
     judgements = backend.judge_many(comparisons) if comparisons else []
     with transaction.atomic():
         # Locked: the sweep cannot requeue the run between this check and the writes. A run
@@ -291,22 +325,31 @@ def _judge_batch(run: JudgeRun, judge: Judge, constitution: Constitution,
             status__in=[JudgeRun.Status.RUNNING, JudgeRun.Status.CANCELLED]).first()
         if current is None:
             return
-        judged = unparseable = 0
-        skipped = len(item_ids) - len(plan)  # labelled meanwhile, or no longer a pair
-        for item_id, response_ids, chosen, part in plan:
-            judgement = combine(judgements[part])
-            name = "+".join(p.name for p in chosen)
-            try:
-                with transaction.atomic():
-                    labelled = _record(run, judge, constitution, item_id, response_ids, name,
-                                       judgement)
-            except IntegrityError:  # another run of this judge labelled it meanwhile
-                skipped += 1
+        # Another run of this judge may have labelled some items while this batch was judged.
+        meanwhile = selectors.judged_items(judge=judge, constitution=constitution,
+                                           item_ids=[entry[0] for entry in plan])
+        rows = []
+        for item_id, response_ids, name, swapped, part in plan:
+            if item_id in meanwhile:
                 continue
-            judged += labelled
-            unparseable += not labelled
-        current.n_judged += judged
-        current.n_unparseable += unparseable
+            shown_judgements = judgements[part]
+            judgement = order.to_item_order(combine(shown_judgements), swapped)
+            rows.append(Row(item_id, response_ids, name, judgement, swapped,
+                            order.order_preferences(shown_judgements)))
+        skipped = len(item_ids) - len(rows)  # labelled meanwhile, or no longer a pair
+        try:
+            with transaction.atomic():
+                labelled = _record_many(run, judge, constitution, rows)
+        except IntegrityError:  # a race after the check: row by row, skipping the taken ones
+            labelled = []
+            for row in rows:
+                try:
+                    with transaction.atomic():
+                        labelled.append(_record(run, judge, constitution, row))
+                except IntegrityError:
+                    skipped += 1
+        current.n_judged += sum(labelled)
+        current.n_unparseable += len(labelled) - sum(labelled)
         current.n_skipped += skipped
         current.progress = min(1.0, reached / run.n_items) if run.n_items else 1.0
         current.heartbeat_at = timezone.now()
@@ -314,18 +357,53 @@ def _judge_batch(run: JudgeRun, judge: Judge, constitution: Constitution,
                                     "heartbeat_at"])
 
 
-def _record(run: JudgeRun, judge: Judge, constitution: Constitution, item_id: int,
-            response_ids: list[int], principle: str, judgement: Judgement) -> bool:
+class Row(NamedTuple):
+    """One verdict to write, about the item's positions whatever the order shown."""
+
+    item_id: int
+    response_ids: list[int]
+    principle: str
+    judgement: Judgement
+    swapped: bool
+    order_preferences: list[float] | None
+
+
+def _label(judge: Judge, row: Row) -> Annotation | None:
+    """The unsaved label of a verdict, or None for an unparseable one."""
+    if row.judgement.verdict not in ("A", "B", "tie"):
+        return None
+    a, b = row.response_ids
+    ranking = {"A": [[a], [b]], "B": [[b], [a]], "tie": [[a, b]]}[row.judgement.verdict]
+    return Annotation(project_id=judge.project_id, item_id=row.item_id,
+                      source=Annotation.Source.AI, ranking=ranking)
+
+
+def _verdict(run: JudgeRun, judge: Judge, constitution: Constitution, row: Row,
+             annotation: Annotation | None) -> JudgeVerdict:
+    j = row.judgement
+    return JudgeVerdict(
+        annotation=annotation, judge=judge, run=run, item_id=row.item_id,
+        principle=row.principle, constitution_version=constitution.version,
+        preference=j.preference, verdict=j.verdict, raw=j.raw, error=j.error,
+        swapped=row.swapped, order_preferences=row.order_preferences)
+
+
+def _record_many(run: JudgeRun, judge: Judge, constitution: Constitution,
+                 rows: Sequence[Row]) -> list[bool]:
+    """Write the batch's labels and verdicts in two inserts (PostgreSQL and SQLite return
+    the new labels' ids); per row, True for a label."""
+    labels = [_label(judge, row) for row in rows]
+    Annotation.objects.bulk_create([label for label in labels if label is not None])
+    JudgeVerdict.objects.bulk_create(
+        [_verdict(run, judge, constitution, row, label) for row, label in
+         zip(rows, labels, strict=True)])
+    return [label is not None for label in labels]
+
+
+def _record(run: JudgeRun, judge: Judge, constitution: Constitution, row: Row) -> bool:
     """Write one verdict (and its label, when there is a verdict); True for a label."""
-    annotation = None
-    if judgement.verdict in ("A", "B", "tie"):
-        a, b = response_ids
-        ranking = {"A": [[a], [b]], "B": [[b], [a]], "tie": [[a, b]]}[judgement.verdict]
-        annotation = Annotation.objects.create(
-            project_id=judge.project_id, item_id=item_id, source=Annotation.Source.AI,
-            ranking=ranking)
-    JudgeVerdict.objects.create(
-        annotation=annotation, judge=judge, run=run, item_id=item_id, principle=principle,
-        constitution_version=constitution.version, preference=judgement.preference,
-        verdict=judgement.verdict, raw=judgement.raw, error=judgement.error)
+    annotation = _label(judge, row)
+    if annotation is not None:
+        annotation.save()
+    _verdict(run, judge, constitution, row, annotation).save()
     return annotation is not None

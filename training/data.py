@@ -1,8 +1,9 @@
 """What a reward model learns from: the project's labels as one comparison per item.
 
 Every annotation of the project whose source is ``human`` or ``import`` (imported
-preference datasets seed a model before anyone labelled; AI labels are left out), except
-annotations of **gold items**. Gold items are quality checks: their answers must not leak
+preference datasets seed a model before anyone labelled), and ``ai`` too when the project's
+``judges.in_training`` is on (:func:`training_sources`; off by default), except annotations
+of **gold items**. Gold items are quality checks: their answers must not leak
 to annotators through a model's scores (the score and feedback endpoints are open to
 annotators), and annotators' answers on them measure the annotators, not the items.
 
@@ -11,12 +12,20 @@ Items labelled more than once become one comparison by majority over pair votes 
 all its labels, so contested items count less. Its ``agreement`` is the human ceiling on
 that item: how often one human annotator's pair vote matches the humans' consensus, over
 human labels only (``n_annotations`` of them) and only where there are two or more.
-Imported labels train the model but are nobody's vote on how far people agree.
+Imported and AI labels train the model but are nobody's vote on how far people agree.
 An item whose consensus ties everything carries no preference and is skipped.
 
 The ranking then follows the project's consensus method (``quality.consensus``: majority,
 Bradley–Terry or Dawid–Skene, see :mod:`annotation.quality.compute`), and a reviewer's
 accept / rank decision replaces it; labels a reviewer excluded are left out entirely.
+
+The fingerprint's ``n_annotations`` (what activation compares when it says a model "learned
+from fewer labels", and what annotators see as "trained on") counts people's labels, human
+and imported, never AI ones: a judge can label thousands of items in minutes, and a model
+must not win that comparison by it. ``n_ai_labels`` counts the AI labels read, and the
+``sha256`` covers every label read, AI ones included. The scheduler's triggers
+(:func:`new_comparisons_since`, :func:`labelled_items`) count what a run would read, AI labels
+included when they train.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from . import loader
 from .prompts import prompt_text
 
 TRAINING_SOURCES = (Annotation.Source.HUMAN, Annotation.Source.IMPORT)
+WITH_AI = (*TRAINING_SOURCES, Annotation.Source.AI)
 ITEM_CHUNK = 1000
 
 
@@ -75,12 +85,18 @@ class TrainingData:
         return sum(multi) / len(multi) if multi else None
 
 
+def training_sources(project: Project) -> tuple[str, ...]:
+    """The label sources a model learns from: human and imported, AI too with
+    ``judges.in_training``."""
+    return WITH_AI if project_settings(project).judges.in_training else TRAINING_SOURCES
+
+
 def training_annotations(*, project: Project) -> QuerySet[Annotation]:
-    """Labels a model learns from: human and imported, not on gold items, not excluded by a
-    reviewer."""
+    """Labels a model learns from (:func:`training_sources`), not on gold items, not excluded
+    by a reviewer."""
     return Annotation.objects.filter(
-        project=project, source__in=TRAINING_SOURCES, item__is_gold=False, excluded=False,
-        superseded=False,
+        project=project, source__in=training_sources(project), item__is_gold=False,
+        excluded=False, superseded=False,
     )
 
 
@@ -93,7 +109,8 @@ def _with_consensus(*, project: Project, comparisons: list[ItemComparison]) -> t
     used = {"consensus": method, "reviewed_items": len(reviewed)}
     if method == "majority" and not reviewed:
         return comparisons, used
-    results = compute(project=project, method=method, item_ids=ids)
+    results = compute(project=project, method=method, item_ids=ids,
+                      sources=training_sources(project))
     kept = []
     for comparison in comparisons:
         result = results.get(comparison.item_id)
@@ -168,6 +185,7 @@ def comparisons_for(*, project: Project, item_ids: Iterable[int] | None = None) 
     )
     comparisons: list[ItemComparison] = []
     used: list[tuple[int, datetime]] = []
+    n_ai = 0
     labels: dict[int, list[tuple[list, int | None, str]]] = {}
     for pk, item_id, ranking, strength, source, created_at in rows.iterator(chunk_size=2000):
         if item_id not in labels and len(labels) >= ITEM_CHUNK:
@@ -175,6 +193,7 @@ def comparisons_for(*, project: Project, item_ids: Iterable[int] | None = None) 
             labels = {}
         labels.setdefault(item_id, []).append((ranking, strength, source))
         used.append((pk, created_at))
+        n_ai += source == Annotation.Source.AI
     if labels:
         comparisons.extend(_flush(labels))
     comparisons, consensus = _with_consensus(project=project, comparisons=comparisons)
@@ -184,7 +203,8 @@ def comparisons_for(*, project: Project, item_ids: Iterable[int] | None = None) 
         digest.update(f"{pk}@{created_at.isoformat()}\n".encode())
     fingerprint = {
         "sha256": digest.hexdigest(),
-        "n_annotations": len(used),
+        "n_annotations": len(used) - n_ai,  # people's labels (module doc)
+        "n_ai_labels": n_ai,
         "n_comparisons": len(comparisons),
         "n_items": len({c.item_id for c in comparisons}),
         **consensus,
@@ -196,7 +216,7 @@ def comparisons_for(*, project: Project, item_ids: Iterable[int] | None = None) 
 def labelled_items(*, project: Project) -> int:
     """How many non-gold items carry a training annotation: an upper bound on the
     comparisons a run would read (ties and excluded labels can only lower it)."""
-    return (Annotation.objects.filter(project=project, source__in=TRAINING_SOURCES,
+    return (Annotation.objects.filter(project=project, source__in=training_sources(project),
                                       superseded=False, excluded=False, item__is_gold=False)
             .values("item_id").distinct().count())
 
@@ -205,7 +225,7 @@ def new_comparisons_since(*, project: Project, since: datetime | None) -> int:
     """How many training annotations arrived after ``since`` (all of them for None). One
     COUNT on the (project, created_at) index; gold-item labels are counted too, which only
     makes a run start slightly early."""
-    rows = Annotation.objects.filter(project=project, source__in=TRAINING_SOURCES,
+    rows = Annotation.objects.filter(project=project, source__in=training_sources(project),
                                      superseded=False)
     if since is not None:
         rows = rows.filter(created_at__gt=since)

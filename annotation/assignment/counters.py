@@ -64,7 +64,9 @@ def sync_queue(project: Project) -> None:
     else:
         rows = rows.filter(queue_overlap=project.queue_overlap)
     if rows.update(queue_overlap=project.overlap) and project.queue_overlap is not None:
-        Item.objects.filter(project_id=project.pk).update(queue_state=queue_state())
+        # Synthetic pairs (judges.revisions) stay closed: the judge labels them, not people.
+        Item.objects.filter(project_id=project.pk).exclude(responses__synthetic=True).update(
+            queue_state=queue_state())
     project.queue_overlap = project.overlap
 
 

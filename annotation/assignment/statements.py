@@ -293,7 +293,9 @@ def next_open_item(*, project_id: int, user_id: int, active_learning: bool) -> C
 REOPEN = f"""
 UPDATE {T["item"]} SET queue_state = {queue_state_sql(0)}
 WHERE project_id = %(project)s AND queue_state IS NULL AND NOT is_gold
-  AND annotations_done < {OVERLAP} AND annotations_done + leases_live < {OVERLAP}"""
+  AND annotations_done < {OVERLAP} AND annotations_done + leases_live < {OVERLAP}
+  AND NOT EXISTS (SELECT 1 FROM {T["response"]} r
+                  WHERE r.item_id = {T["item"]}.id AND r.synthetic)"""
 
 
 def reopen_items(*, project_id: int) -> int:

@@ -32,7 +32,7 @@ PROJECT_FIELDS = ("name", "description", "responses_per_item", "overlap", "gold_
 LABELS = {"responses_per_item": "Responses per item (K)", "gold_rate": "Gold rate",
           "lease_seconds": "Lease (seconds)"}
 # The sections of ProjectSettings the settings page edits, with their headings. ``flags``
-# is edited with the project's fields; ``judges`` has no settings of its own yet.
+# is edited with the project's fields.
 SECTIONS = (
     ("", "Queue"),
     ("qualification", "Practice round"),
@@ -41,6 +41,7 @@ SECTIONS = (
     ("export", "Export"),
     ("reward_model", "Reward model"),
     ("policy", "Policies (DPO)"),
+    ("judges", "AI judges"),
 )
 SEPARATOR = "__"  # form field name of settings.<section>.<key>: "<section>__<key>"
 INDEX = re.compile(r"\[\d+\]$")

@@ -12,8 +12,10 @@ without a consensus computation.
 
 Which labels count (``selected_labels``): the counted labels of
 :func:`annotation.quality.labels.counted_rows` (never a label a reviewer excluded, never a
-practice answer) from the parameters' sources (human and imported by default), on non-gold
-items unless ``include_gold``, narrowed by ``annotators``, ``guideline_version`` and
+practice answer) from the parameters' sources (human and imported by default; the
+``consensus`` format adds AI labels as voters when ``judges.in_consensus`` is on, and a
+rebuild from a manifest reads them whenever its manifest lists them), on non-gold items
+unless ``include_gold``, narrowed by ``annotators``, ``guideline_version`` and
 ``since``. A label whose ranking no longer names its item's responses is left out, as
 quality figures leave it out.
 
@@ -24,8 +26,8 @@ labels were excluded, unless a filter picks labels (annotators, guideline versio
 or the source is ``ai``: reviews decide people's labels, and a judge's export is the
 judge's alone.
 
-Per item: ``n_labels`` counts its selected labels, ``n_annotations`` those not imported
-(people's, or a judge's with ``source=ai``), and ``agreement`` is the share of those labels'
+Per item: ``n_labels`` counts its selected labels, ``n_annotations`` those neither imported
+nor, unless ``source=ai``, AI labels (people's, or a judge's with ``source=ai``), and ``agreement`` is the share of those labels'
 pair votes that equal the majority outcome (:func:`annotation.quality.consensus.
 majority_ranking`), None below two. The consensus is the parameters' method (the project's
 ``quality.consensus`` by default) over the selected labels, exactly as
@@ -75,6 +77,7 @@ from .params import ExportParams
 ITEM_CHUNK = 2000
 FIT_CHUNK = 5000
 IMPORT = Annotation.Source.IMPORT.value
+AI = Annotation.Source.AI.value
 
 
 @dataclass(frozen=True)
@@ -93,9 +96,20 @@ def pseudonym(*, project_id: int, user_id: int) -> str:
     return "a_" + digest[:16]
 
 
-def selected_labels(*, project: Project, params: ExportParams) -> QuerySet[Annotation]:
+def label_sources(*, project: Project, params: ExportParams,
+                  manifest: Manifest | None = None) -> tuple[str, ...]:
+    """The sources an export reads (module doc)."""
+    if params.source or params.format != "consensus":
+        return params.sources
+    if manifest is not None or project_settings(project).judges.in_consensus:
+        return (*params.sources, AI)
+    return params.sources
+
+
+def selected_labels(*, project: Project, params: ExportParams,
+                    sources: tuple[str, ...] | None = None) -> QuerySet[Annotation]:
     """The labels an export with these parameters counts (module doc)."""
-    rows = counted_rows(project=project, sources=params.sources)
+    rows = counted_rows(project=project, sources=sources or params.sources)
     if not params.include_gold:
         rows = rows.filter(item__is_gold=False)
     if params.annotators is not None:
@@ -208,10 +222,13 @@ class _Export:
         self.project, self.params = project, params
         self.format = formats.formatter(params.format, ties=params.ties)
         self.method = params.consensus or project_settings(project).quality.consensus
-        self.labels = selected_labels(project=project, params=params)
+        sources = label_sources(project=project, params=params, manifest=manifest)
+        self.labels = selected_labels(project=project, params=params, sources=sources)
         # Chunks are of items already filtered: their labels need no second look at the item.
-        self.chunk_labels = selected_labels(project=project,
+        self.chunk_labels = selected_labels(project=project, sources=sources,
                                             params=replace(params, include_gold=True))
+        # Whose votes agreement and n_annotations count: people's, a judge's when asked for.
+        self.not_rated = (IMPORT,) if params.source == AI else (IMPORT, AI)
         self.allowed_labels = set(manifest.annotation_ids) if manifest is not None else None
         self.allowed_reviews = set(manifest.review_ids) if manifest is not None else None
         self.uses_reviews = self.format.consensus and params.source != "ai"
@@ -372,7 +389,7 @@ class _Export:
     def _decide(self, item: ExportItem, review: tuple | None) -> bool:
         """Fill in the item's consensus and figures; False when a filter drops it."""
         labels, k = item.labels, len(item.responses)
-        rated = [label.tiers for label in labels if label.source != IMPORT]
+        rated = [label.tiers for label in labels if label.source not in self.not_rated]
         item.n_labels, item.n_annotations = len(labels), len(rated)
         params = self.params
         if params.min_annotations is not None and len(rated) < params.min_annotations:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -19,8 +20,10 @@ from rankwise.errors import NotFound
 from ..models import Item
 from ..permissions import Role, has_role, project_for
 from ..project_settings import project_settings
-from . import annotators, review_queue, selectors, services
+from . import annotators, compute, review_queue, selectors, services
 from . import serializers as s
+from .labels import consensus_sources
+from .models import Consensus
 
 REVIEWERS = "Reviewers and managers of the project; annotators get 403."
 
@@ -102,16 +105,32 @@ class AnnotatorsApi(APIView):
 
 class ItemDetailApi(APIView):
     @extend_schema(parameters=[s.ConsensusQuery], responses={200: s.ItemDetailSerializer},
-                   description=f"An item with every label, its reviews and consensus. {REVIEWERS}")
+                   description="An item with every label, its reviews and consensus "
+                   "(`?source=` picks the voting label sources for this answer only). "
+                   f"{REVIEWERS}")
     def get(self, request, pk):
         item = _item_for(request, pk)
-        method = (_query(s.ConsensusQuery, request).get("consensus")
-                  or project_settings(item.project).quality.consensus)
-        consensus = services.current_consensus(item=item, method=method)
+        query = _query(s.ConsensusQuery, request)
+        method = query.get("consensus") or project_settings(item.project).quality.consensus
+        consensus = _consensus(item, method, query.get("source"))
         item = Item.objects.prefetch_related("responses", "reviews__reviewer").get(pk=item.pk)
         item.status = _status(item)
         item.overlap = item.project.overlap
         return Response(s.ItemDetailSerializer(item, context={"consensus": consensus}).data)
+
+
+def _consensus(item: Item, method: str, sources) -> Consensus | None:
+    """The stored consensus, or with ``?source=`` other than the settings' one computed
+    for this answer only (never stored: the stored one follows the settings)."""
+    if sources is None or set(sources) == set(consensus_sources(item.project)):
+        return services.current_consensus(item=item, method=method)
+    result = compute.item_result(item=item, method=method, sources=sources)
+    if result is None:
+        return None
+    return Consensus(item=item, project=item.project, method=method, ranking=result.ranking,
+                     confidence=result.confidence, agreement=result.agreement,
+                     n_labels=result.n_labels, source=result.source,
+                     fingerprint=result.fingerprint, computed_at=timezone.now())
 
 
 def _status(item: Item) -> str:

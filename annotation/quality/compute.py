@@ -12,11 +12,19 @@ Methods (``quality.consensus`` in the project settings, or a ``consensus=`` para
   annotator (:mod:`annotation.quality.dawid_skene`), so a careful annotator outweighs a
   random clicker; confidence = the mean posterior of the chosen pair outcomes.
 
-Inputs are the counted human and imported labels (:mod:`annotation.quality.labels`); an
-item's newest ``accept`` / ``rank`` / ``gold`` review replaces its consensus (confidence
-1.0, source ``review``). ``agreement`` is always the human ceiling of the majority: the
-share of human pair votes equal to the majority outcome, over items with two or more
-human labels.
+Inputs are the counted human and imported labels (:mod:`annotation.quality.labels`), and
+AI labels too when the project's ``judges.in_consensus`` is on or a caller asks for
+``sources`` (:func:`annotation.quality.labels.consensus_sources`); ``n_labels`` counts every
+voter. An item's newest ``accept`` / ``rank`` / ``gold`` review replaces its consensus
+(confidence 1.0, source ``review``). ``agreement`` is always the human ceiling of the
+majority: the share of human pair votes equal to the majority outcome, over items with two
+or more human labels; AI labels never enter it.
+
+A result's ``fingerprint`` names its inputs: the method, the sources read, the voting labels'
+ids and the deciding review (with Dawid–Skene, every label of the fit). A stored consensus
+whose fingerprint differs from :func:`fingerprint_of` is stale and recomputed on read, so
+switching ``judges.in_consensus`` (or the method) takes effect at the next read without a
+sweep.
 """
 
 from __future__ import annotations
@@ -30,9 +38,9 @@ from ..models import Annotation, Project, Review
 from . import bradley_terry, dawid_skene
 from .consensus import majority_ranking, tiers_of_positions
 from .labels import (
-    HUMAN_AND_IMPORT,
     ItemInfo,
     LabelSet,
+    consensus_sources,
     counted_labels,
     counted_rows,
     pair_table,
@@ -67,35 +75,44 @@ def _digest(*parts) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def _fingerprint(method: str, label_ids, review_id, project_digest: str) -> str:
-    return _digest(method, sorted(label_ids), review_id, project_digest)
+def _fingerprint(method: str, label_ids, review_id, project_digest: str, sources) -> str:
+    return _digest(method, sorted(label_ids), review_id, project_digest, _names(sources))
+
+
+def _names(sources) -> tuple[str, ...]:
+    return tuple(sorted({str(source) for source in sources}))
 
 
 def _project_digest(label_ids) -> str:
     return _digest(sorted(label_ids))
 
 
-def fingerprint_of(*, item, method: str) -> str | None:
+def fingerprint_of(*, item, method: str, sources=None) -> str | None:
     """What ``compute`` would fingerprint the item's consensus with, from ids alone (no
     fit): a stored row with this fingerprint is current. None: nothing to compute."""
-    rows = counted_rows(project=item.project, sources=HUMAN_AND_IMPORT)
+    sources = consensus_sources(item.project) if sources is None else sources
+    rows = counted_rows(project=item.project, sources=sources)
     label_ids = list(rows.filter(item=item).values_list("pk", flat=True))
     review = decisive_reviews(project=item.project, item_ids=[item.pk]).get(item.pk)
     if not label_ids and review is None:
         return None
     digest = (_project_digest(rows.values_list("pk", flat=True))
               if method == "dawid_skene" else "")
-    return _fingerprint(method, label_ids, review[0] if review else None, digest)
+    return _fingerprint(method, label_ids, review[0] if review else None, digest, sources)
 
 
-def compute(*, project: Project, method: str, item_ids=None) -> dict[int, Result]:
+def compute(*, project: Project, method: str, item_ids=None,
+            sources=None) -> dict[int, Result]:
     """item id → consensus for every item with counted labels or a decisive review (of
-    ``item_ids`` only, when given; Dawid–Skene still fits on the whole project)."""
+    ``item_ids`` only, when given; Dawid–Skene still fits on the whole project). The voters
+    are the counted labels of ``sources`` (None: the project's settings, see the module
+    doc)."""
     if method not in METHODS:
         raise ValueError(f"unknown consensus method {method!r}")
+    sources = consensus_sources(project) if sources is None else sources
     wanted = None if item_ids is None else set(item_ids)
     scope = None if method == "dawid_skene" else wanted
-    found = counted_labels(project=project, sources=HUMAN_AND_IMPORT, item_ids=scope)
+    found = counted_labels(project=project, sources=sources, item_ids=scope)
     reviews = decisive_reviews(project=project, item_ids=wanted)
     by_item = found.by_item()
     project_digest = (_project_digest(label.id for label in found.labels)
@@ -108,7 +125,7 @@ def compute(*, project: Project, method: str, item_ids=None) -> dict[int, Result
         labels = by_item.get(item_id, [])
         review = reviews.get(item_id)
         fingerprint = _fingerprint(method, [label.id for label in labels],
-                                   review[0] if review else None, project_digest)
+                                   review[0] if review else None, project_digest, sources)
         human = [label.tiers for label in labels if label.source == Annotation.Source.HUMAN]
         info = found.items.get(item_id)
         agreement = (majority_ranking(human, info.k)[1]
@@ -123,6 +140,12 @@ def compute(*, project: Project, method: str, item_ids=None) -> dict[int, Result
                               agreement=agreement, n_labels=len(labels), source="labels",
                               fingerprint=fingerprint)
     return out
+
+
+def item_result(*, item, method: str, sources) -> Result | None:
+    """One item's consensus from the labels of ``sources`` (None: nothing to compute)."""
+    return compute(project=item.project, method=method, item_ids=[item.pk],
+                   sources=sources).get(item.pk)
 
 
 def _rank(method: str, rankings: list, info: ItemInfo, fitted) -> tuple[list, float]:

@@ -3,7 +3,9 @@
 Counted labels are a project's annotations that are not excluded by a reviewer and not
 practice answers (practice teaches, it does not measure), from the sources asked for:
 agreement and trust read ``human`` labels only; consensus also reads ``import`` labels,
-which seed it (one pseudo-rater, "imported"); AI labels belong to the judges.
+which seed it (one pseudo-rater, "imported"). AI labels (``ai``, a judge's) are never a
+person's vote: they join the consensus only when the project's ``judges.in_consensus`` is
+on (:func:`consensus_sources`) or a request asks for them, each judge one more rater.
 
 Rankings are rewritten as tiers of response *positions* in the stored item (never the
 order an annotator was shown) through :func:`annotation.quality.consensus.tiers_of_positions`;
@@ -23,10 +25,12 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
 from ..models import Annotation, Item, Project, Response
+from ..project_settings import project_settings
 from .consensus import tiers_of_positions
 
 HUMAN = (Annotation.Source.HUMAN,)
 HUMAN_AND_IMPORT = (Annotation.Source.HUMAN, Annotation.Source.IMPORT)
+WITH_AI = (*HUMAN_AND_IMPORT, Annotation.Source.AI)
 # The value of a pair (i, j) as an ordered category: 0 = j wins, 1 = tie, 2 = i wins.
 CATEGORY_OF_VOTE = {-1: 0, 0: 1, 1: 2}
 User = get_user_model()
@@ -78,6 +82,12 @@ def _json_texts(texts: list[str | None]) -> list:
     than the query)."""
     return json.loads("[" + ",".join(text if text is not None else "null" for text in texts)
                       + "]")
+
+
+def consensus_sources(project: Project) -> tuple[str, ...]:
+    """The sources an item's consensus reads by the project's settings: human and imported
+    labels, and AI labels too when ``judges.in_consensus`` is on."""
+    return WITH_AI if project_settings(project).judges.in_consensus else HUMAN_AND_IMPORT
 
 
 def counted_rows(*, project: Project, sources: Sequence[str] = HUMAN):
@@ -166,7 +176,8 @@ class PairTable:
     value: np.ndarray
     unit_item: np.ndarray  # item index of each unit
     item_ids: list[int]  # item index → item id
-    rater_ids: list[int | None]  # rater index → annotator id (None: imported labels)
+    # rater index → annotator id (None: imported labels; "ai": AI labels, one pseudo-rater)
+    rater_ids: list[int | str | None]
     label_of_row: np.ndarray  # index into the label list
 
     @property
@@ -174,11 +185,19 @@ class PairTable:
         return int(self.unit_item.size)
 
 
+def _rater(label: Label) -> int | str | None:
+    """Who a label's votes belong to: its annotator; without one, imported labels are one
+    pseudo-rater (None) and AI labels another ("ai"), never the same."""
+    if label.annotator_id is None and label.source == Annotation.Source.AI:
+        return "ai"
+    return label.annotator_id
+
+
 def pair_table(labels: Sequence[Label], items: dict[int, ItemInfo]) -> PairTable:
     item_index: dict[int, int] = {}
     unit_base: list[int] = []
     unit_item: list[int] = []
-    rater_index: dict[int | None, int] = {}
+    rater_index: dict[int | str | None, int] = {}
     pairs_of: dict[int, list[tuple[int, int]]] = {}
     unit, rater, value, label_rows = [], [], [], []
     for n, label in enumerate(labels):
@@ -192,7 +211,7 @@ def pair_table(labels: Sequence[Label], items: dict[int, ItemInfo]) -> PairTable
             unit_base.append(len(unit_item))
             unit_item.extend([index] * len(pairs))
         base = unit_base[index]
-        r = rater_index.setdefault(label.annotator_id, len(rater_index))
+        r = rater_index.setdefault(_rater(label), len(rater_index))
         tier_of = [0] * k
         for t, tier in enumerate(label.tiers):
             for pos in tier:

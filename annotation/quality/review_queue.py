@@ -24,7 +24,10 @@ def review_queue(*, project: Project) -> list[dict]:
     leaves the queue once a reviewer decided it (accept, rank or gold). Most reasons first,
     then lowest agreement."""
     quality = project_settings(project).quality
-    results = compute.compute(project=project, method=quality.consensus)
+    # People's labels only, whatever judges.in_consensus says: the queue is where reviewers
+    # look at what people disagreed on.
+    results = compute.compute(project=project, method=quality.consensus,
+                              sources=HUMAN_AND_IMPORT)
     found = counted_labels(project=project, sources=HUMAN_AND_IMPORT)
     flags: dict[int, set[str]] = {}
     for label in found.labels:

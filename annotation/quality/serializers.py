@@ -26,6 +26,21 @@ class ConsensusQuery(serializers.Serializer):
     consensus = serializers.ChoiceField(
         choices=METHODS, required=False,
         help_text="The consensus method; the project's `quality.consensus` by default.")
+    source = serializers.CharField(
+        required=False, max_length=100,
+        help_text="Comma-separated label sources that vote in the consensus, e.g. "
+        "`human,import,ai`; by default human and imported labels, and AI labels when "
+        "`judges.in_consensus` is on. The agreement figure stays people's only.")
+
+    def validate_source(self, value: str) -> tuple[str, ...]:
+        names = [part.strip() for part in value.split(",") if part.strip()]
+        known = Annotation.Source.values
+        wrong = [name for name in names if name not in known]
+        if wrong or not names:
+            raise serializers.ValidationError(
+                "Comma-separated sources among " + ", ".join(known)
+                + (f"; {wrong[0]!r} is not one." if wrong else "; none given."))
+        return tuple(sorted(set(names)))
 
 
 class RecomputeRequest(serializers.Serializer):

@@ -16,6 +16,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from ..models import Project
 from ..permissions import RANK, Role, role_in
 from ..project_settings import CONSENSUS_METHODS, project_settings
+from . import panels
 
 API = "/api/v1"
 METHOD_NAMES = {
@@ -70,6 +71,7 @@ def dashboard(request, pk):
             "project": project,
             "role": role,
             "config": _config(request, project, role),
+            "panels": panels.rendered(request, project),
         },
     )
 

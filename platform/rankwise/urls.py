@@ -29,4 +29,5 @@ urlpatterns = [
     path("api/v1/", include("judges.api_urls")),
     path("", include("annotation.urls")),
     path("", include("training.urls")),
+    path("", include("judges.ui_urls")),
 ]

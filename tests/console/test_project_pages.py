@@ -123,7 +123,7 @@ def test_a_manager_edits_fields_and_typed_settings(project_with_roles, page_clie
     project.refresh_from_db()
     assert project.overlap == 4
     assert project.settings == {
-        "judges": {}, "flags": ["harmful", "other"], "active_learning": False,
+        "flags": ["harmful", "other"], "active_learning": False,
         "quality": {"min_labels": 5}, "reward_model": {"auto": True, "layers": [1, 2]},
         "policy": {"temperature": 0.7}, "qualification": {"required": 3}}
     log = AuditLog.objects.get(project=project, action="project.update")

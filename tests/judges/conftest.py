@@ -40,15 +40,24 @@ def world(project_with_roles):
 
 def answers(table: dict[str, str], default: str = "Response A is better. [[A]]"):
     """The test server's default step: the answer of the first table key found in the
-    comparison's user message (e.g. ``{"Question 2": "[[B]]"}``), else ``default``."""
+    comparison's user message (e.g. ``{"Question 2": "[[B]]"}``), else ``default``. The
+    answers are about the item's positions: where the judge is shown the item's second
+    response ("bad answer") first, [[A]] and [[B]] are exchanged, so the stored verdict
+    is the table's whatever order was drawn."""
     def step(request):
         user = request["body"]["messages"][-1]["content"]
-        for key, content in table.items():
-            if key in user:
-                return ok(content)
-        return ok(default)
+        content = next((c for key, c in table.items() if key in user), default)
+        return ok(in_order_shown(content, user))
 
     return step
+
+
+def in_order_shown(content: str, user: str) -> str:
+    """``content`` (about the item's positions) as said of the order in ``user``."""
+    good, bad = user.find("good answer"), user.find("bad answer")
+    if good == -1 or bad == -1 or good < bad:
+        return content
+    return content.replace("[[A]]", "[[@]]").replace("[[B]]", "[[A]]").replace("[[@]]", "[[B]]")
 
 
 def openai_judge(project, actor, url: str, **fields) -> Judge:

@@ -28,6 +28,7 @@ def test_the_judges_models_have_admin_pages_and_verdicts_are_read_only(world, ad
                             ).status_code == 200
 
     verdict = JudgeVerdict.objects.first()
+    stored = verdict.verdict
     change = reverse("admin:judges_judgeverdict_change", args=[verdict.pk])
     page = admin_client.get(change)
     assert page.status_code == 200 and verdict.raw in page.content.decode()
@@ -37,4 +38,4 @@ def test_the_judges_models_have_admin_pages_and_verdicts_are_read_only(world, ad
     delete = reverse("admin:judges_judgeverdict_delete", args=[verdict.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     verdict.refresh_from_db()
-    assert (verdict.verdict, JudgeVerdict.objects.count()) == ("A", 4)
+    assert (verdict.verdict, JudgeVerdict.objects.count()) == (stored, 4)

@@ -111,7 +111,10 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("api/v1/projects/<id:pk>/judges/", "post"): Rule(
         MANAGER, 201, {"name": "fresh judge", "backend": "reward_model"}),
     ("api/v1/judges/<id:pk>/runs/", "post"): Rule(MANAGER, 202, {"limit": 1}),
+    # 400 naming backend: the seeded judge is a reward model, which cannot rewrite.
+    ("api/v1/judges/<id:pk>/revisions/", "post"): Rule(MANAGER, 400, {"dry_run": True}),
     ("api/v1/judges/<id:pk>/agreement/", "get"): Rule(REVIEWER, 200),
+    ("api/v1/projects/<id:pk>/judges/trust/", "get"): Rule(REVIEWER, 200),
     ("api/v1/judge-runs/<id:pk>/", "get"): Rule(REVIEWER, 200),
     # 409: the seeded run failed, which only callers who may cancel it learn.
     ("api/v1/judge-runs/<id:pk>/cancel/", "post"): Rule(MANAGER, 409, {}),
@@ -212,6 +215,23 @@ TABLE: dict[tuple[str, str], Rule] = {
     # <item_id> is the side's hidden gold item; "mixed" puts project B's item under A: 404.
     ("projects/<id:pk>/items/", "get"): Rule(REVIEWER, 200),
     ("projects/<id:pk>/items/<id:item_id>/", "get"): Rule(REVIEWER, 200),
+    # --- the judges console (judges/views.py): managers only ----------------------------------
+    ("projects/<id:pk>/constitution/", "get"): Rule(MANAGER, 200),
+    ("projects/<id:pk>/constitution/", "post"): Rule(MANAGER, 303, {
+        "rows": "1", "p-0-name": "kind", "p-0-question": "Which is kinder?"}, kind="form"),
+    ("projects/<id:pk>/judges/", "get"): Rule(MANAGER, 200),
+    ("projects/<id:pk>/judges/", "post"): Rule(MANAGER, 303, {
+        "name": "fresh judge", "backend": "reward_model", "principles": "sample", "seed": 0},
+        kind="form"),
+    ("projects/<id:pk>/judges/<id:judge_id>/run/", "post"): Rule(
+        MANAGER, 303, {"items": "all", "limit": 1, "action": "start"}, kind="form"),
+    # 400: the seeded judge is a reward model, which cannot rewrite responses.
+    ("projects/<id:pk>/judges/<id:judge_id>/revise/", "post"): Rule(
+        MANAGER, 400, {"items": "all", "rounds": 1, "action": "estimate"}, kind="form"),
+    ("projects/<id:pk>/judge-runs/<id:run_id>/", "get"): Rule(MANAGER, 200),
+    # 409: the seeded run has failed already.
+    ("projects/<id:pk>/judge-runs/<id:run_id>/cancel/", "post"): Rule(MANAGER, 409, {},
+                                                                      kind="form"),
 }
 # Every other admin route: the admin site's own staff check guards them all alike.
 PREFIXES = {"admin/": Rule(STAFF, 200)}
@@ -298,7 +318,8 @@ def params(route: str, world, side_name: str) -> dict:
         return {"pk": side.gold.pk}
     return {"pk": side.project.pk, "member_id": side.peer_membership.pk, "job": side.job.pk,
             "hook_id": side.webhook.pk, "snapshot": side.snapshot.pk,
-            "version": side.policy.version, "item_id": side.gold.pk}
+            "version": side.policy.version, "item_id": side.gold.pk,
+            "judge_id": side.judge.pk, "run_id": side.judge_run.pk}
 
 
 # --- calling -------------------------------------------------------------------------------
