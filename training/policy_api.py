@@ -1,4 +1,4 @@
-"""REST views of DPO policies: versions, training, generation, proposals, the comparison.
+"""REST views of policies (DPO, RLOO, PPO): versions, training, generation, proposals, the comparison.
 Thin: parse, check the role, call one service or selector, shape the answer."""
 
 from __future__ import annotations
@@ -29,18 +29,53 @@ class StrictSerializer(serializers.Serializer):
         return attrs
 
 
+def _rl(field, **kwargs):
+    """An RL trainer parameter: checked by the RL trainer's config, which names it."""
+    return field(required=False, help_text="rloo / ppo only (see RLConfig).", **kwargs)
+
+
 class PolicyTrainRequest(StrictSerializer):
-    """Optional overrides of the project's ``settings["policy"]`` for one run."""
+    """Optional overrides of the project's ``settings["policy"]`` (DPO) or
+    ``settings["policy"]["rl"]`` (RLOO, PPO) for one run."""
 
     algorithm = serializers.ChoiceField(["dpo", "rloo", "ppo"], required=False,
-                                        help_text="dpo (default).")
-    loss_type = serializers.ChoiceField(["sigmoid", "ipo", "hinge", "robust"], required=False)
-    beta = serializers.FloatField(min_value=1e-4, max_value=100.0, required=False)
-    label_smoothing = serializers.FloatField(min_value=0.0, max_value=0.49, required=False)
+                                        help_text="dpo (default), or RL against the active "
+                                        "reward model: rloo or ppo.")
+    loss_type = serializers.ChoiceField(["sigmoid", "ipo", "hinge", "robust"], required=False,
+                                        help_text="dpo only.")
+    beta = serializers.FloatField(min_value=0.0, max_value=100.0, required=False,
+                                  help_text="dpo: the DPO temperature (> 0); rloo / ppo: the KL "
+                                  "penalty coefficient.")
+    label_smoothing = serializers.FloatField(min_value=0.0, max_value=0.49, required=False,
+                                             help_text="dpo only.")
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
     force = serializers.BooleanField(required=False,
                                      help_text="Activate even if not better than the active "
                                      "policy.")
+    steps = _rl(serializers.IntegerField, min_value=1, max_value=1_000_000)
+    prompts_per_step = _rl(serializers.IntegerField, min_value=1, max_value=4096)
+    group_size = _rl(serializers.IntegerField, min_value=1, max_value=256)
+    max_new_tokens = _rl(serializers.IntegerField, min_value=1, max_value=4096)
+    temperature = _rl(serializers.FloatField, min_value=0.0, max_value=5.0)
+    top_p = _rl(serializers.FloatField, min_value=0.0, max_value=1.0)
+    lr = _rl(serializers.FloatField, min_value=0.0, max_value=1.0)
+    weight_decay = _rl(serializers.FloatField, min_value=0.0, max_value=10.0)
+    grad_clip = _rl(serializers.FloatField, min_value=0.0, max_value=1000.0)
+    kl_target = _rl(serializers.FloatField, min_value=0.0, max_value=1e6, allow_null=True)
+    kl_horizon = _rl(serializers.IntegerField, min_value=1, max_value=10_000_000)
+    kl_estimator = _rl(serializers.ChoiceField, choices=["k1", "k3"])
+    missing_eos_penalty = _rl(serializers.FloatField, min_value=0.0, max_value=1e6,
+                              allow_null=True)
+    clip_eps = _rl(serializers.FloatField, min_value=0.0, max_value=10.0)
+    ppo_epochs = _rl(serializers.IntegerField, min_value=1, max_value=100)
+    minibatches = _rl(serializers.IntegerField, min_value=1, max_value=4096)
+    normalize_advantages = _rl(serializers.BooleanField)
+    gamma = _rl(serializers.FloatField, min_value=0.0, max_value=1.0)
+    lam = _rl(serializers.FloatField, min_value=0.0, max_value=1.0)
+    vf_coef = _rl(serializers.FloatField, min_value=0.0, max_value=100.0)
+    cliprange_value = _rl(serializers.FloatField, min_value=0.0, max_value=100.0)
+    eval_every = _rl(serializers.IntegerField, min_value=1, max_value=1_000_000)
+    patience = _rl(serializers.IntegerField, min_value=1, max_value=10_000, allow_null=True)
 
 
 class GenerateRequest(StrictSerializer):
@@ -100,9 +135,12 @@ class PolicyListApi(VersionListApi):
 class PolicyTrainApi(APIView):
     @extend_schema(request=PolicyTrainRequest,
                    responses={202: TrainStarted,
+                              400: OpenApiResponse(description="A bad parameter, named."),
                               409: OpenApiResponse(description="A policy run is queued or "
-                                                   "running.")},
-                   description="Queue a DPO policy run (manager); follow it at "
+                                                   "running, or (rloo, ppo) no reward model "
+                                                   "is active.")},
+                   description="Queue a policy run (manager): DPO on the labels, or RL "
+                   "(rloo, ppo) against the active reward model; follow it at "
                    "GET /api/v1/training-runs/{id}/. 409 while one is queued or running.")
     def post(self, request, pk):
         project = project_for(user=request.user, project_id=pk, at_least=Role.MANAGER)

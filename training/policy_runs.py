@@ -14,6 +14,9 @@ The new version becomes active when nothing is active, when forced, or when its 
 reference) plus ``policy.min_improvement``; see :func:`training.registry.decide`. With
 ``policy.iterative`` a run starts from the active policy, whose weights become the new
 reference (iterative DPO).
+
+``algorithm`` ``rloo`` or ``ppo`` makes it an RL run instead: the same queue and run
+machinery, trained and published by :mod:`training.rl_runs`.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from .models import ModelVersion, TrainingRun
 
 KIND = ModelVersion.Kind.POLICY
 METRIC = "rewards/accuracies"
-ALGORITHMS = ("dpo",)
+ALGORITHMS = ("dpo", "rloo", "ppo")
+RL_ALGORITHMS = ("rloo", "ppo")
 # Parameters of a run that are not the trainer's.
 RUN_PARAMETERS = ("algorithm", "force")
 TRAIN_SHARE = 0.9  # of the progress bar; evaluation and the comparison take the rest
@@ -41,10 +45,16 @@ TRAIN_SHARE = 0.9  # of the progress bar; evaluation and the comparison take the
 
 def train_config(*, project: Project, params: dict[str, Any]):
     """The trainer's config: the project's ``policy`` trainer settings overlaid with the
-    run's parameters."""
+    run's parameters (a ValidationFailed naming the field that breaks it)."""
+    from . import rl_runs
+
     settings = project_settings(project).policy
     given = {k: v for k, v in params.items() if k not in RUN_PARAMETERS}
-    return loader.policy().PolicyConfig.from_dict({**settings.trainer_params(), **given})
+    return rl_runs.checked(loader.policy().PolicyConfig, settings.trainer_params(), given)
+
+
+def algorithm_of(params: dict[str, Any]) -> str:
+    return str(params.get("algorithm") or "dpo")
 
 
 def request_policy_training(*, project: Project, actor=None, params: dict[str, Any] | None = None,
@@ -52,15 +62,17 @@ def request_policy_training(*, project: Project, actor=None, params: dict[str, A
                             dispatch: bool = True) -> TrainingRun:
     """Queue a policy run (one at a time per project, beside any reward-model run). The
     parameters are checked now, so a bad one is a 400 and not a failed run."""
+    from . import rl_runs
+
     params = dict(params or {})
     algorithm = params.get("algorithm", "dpo")
     if algorithm not in ALGORITHMS:
         raise ValidationFailed.of_fields({"algorithm": (
             f"{algorithm!r} is not available; use one of {', '.join(ALGORITHMS)}.")})
-    try:
+    if algorithm in RL_ALGORITHMS:
+        rl_runs.check_request(project=project, params=params)
+    else:
         train_config(project=project, params=params)
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed.of_fields({"params": str(exc)}) from exc
     return runs.request_run(project=project, kind=TrainingRun.Kind.POLICY, actor=actor,
                             params=params, triggered_by=triggered_by, dispatch=dispatch)
 
@@ -82,6 +94,11 @@ def preference_pairs(comparisons: list[data.ItemComparison]) -> list:
 
 def train_and_publish(*, run: TrainingRun, staging: Path, progress,
                       recorder: runs.ProgressRecorder) -> ModelVersion:
+    if algorithm_of(run.params) in RL_ALGORITHMS:
+        from . import rl_runs
+
+        return rl_runs.train_and_publish(run=run, staging=staging, progress=progress,
+                                         recorder=recorder)
     trainer = loader.policy()
     project = run.project
     options = project_settings(project).policy
@@ -108,7 +125,7 @@ def train_and_publish(*, run: TrainingRun, staging: Path, progress,
                                            limit=int(options.comparison_prompts))
     scored = generation.score_rows(project=project, rows=rows)
     metrics.update(
-        n_train=len(train_set), n_eval=len(eval_set),
+        algorithm="dpo", n_train=len(train_set), n_eval=len(eval_set),
         n_train_items=len({p.item_id for p in train_set}),
         n_eval_items=len({p.item_id for p in eval_set}),
         train_seconds=round(float(result.seconds), 2),

@@ -1,11 +1,13 @@
-"""Web UI: a project's DPO policies (reviewers and managers).
+"""Web UI: a project's policies, DPO and RL (reviewers and managers).
 
 The policies page shows the active policy and its held-out metrics, the latest policy run
 (followed live by ``policies.js`` while it runs), every version, and a box that samples the
 active policy through the REST API. Managers also get two forms: train a policy now, and
 generate candidate responses for the prompt-only items. The compare page puts the
 reference's and a version's generations for the held-out prompts side by side, scored by
-the active reward model.
+the active reward model. An RL policy (RLOO, PPO) also shows its over-optimisation chart: the
+proxy and held-out reward-model scores of its checkpoints against their KL
+(:mod:`training.overoptimisation`).
 
 Each view parses, checks the role, calls one service or a few selectors and renders; the
 rules live in :mod:`training.policy_runs`, :mod:`training.generation` and
@@ -26,7 +28,7 @@ from annotation.permissions import RANK, Role
 from annotation.project_settings import project_settings
 from rankwise.errors import ApplicationError
 
-from . import candidates, generation, policy_runs, selectors
+from . import candidates, generation, overoptimisation, policy_runs, selectors
 from .models import ModelVersion, TrainingRun
 from .views import loss_chart, project_for_page
 
@@ -40,13 +42,26 @@ SHOWN_METRICS = {
     "chosen": "rewards/chosen", "rejected": "rewards/rejected",
     "kl": "kl", "win_rate": "win_rate", "reward_model": "reward_model",
     "n_train": "n_train", "n_eval": "n_eval",
+    "heldout_reward": "heldout_reward", "proxy_reward": "proxy_reward",
+    "proxy_model": "proxy_model",
 }
+ALGORITHM_NAMES = {"dpo": "DPO", "rloo": "RLOO", "ppo": "PPO"}
 
 
 def shown(version: ModelVersion) -> dict:
-    """The version and its held-out metrics, as the policies page lists them."""
+    """The version and its held-out metrics, as the policies page lists them; an RL
+    version also its over-optimisation chart."""
     metrics = version.metrics or {}
-    return {"version": version, **{name: metrics.get(key) for name, key in SHOWN_METRICS.items()}}
+    algorithm = metrics.get("algorithm") or "dpo"
+    row = {"version": version, "algorithm": algorithm, "is_rl": algorithm != "dpo",
+           "algorithm_name": ALGORITHM_NAMES.get(algorithm, algorithm),
+           **{name: metrics.get(key) for name, key in SHOWN_METRICS.items()}}
+    if row["is_rl"]:
+        over = metrics.get("overoptimisation") or {}
+        row.update(chart=overoptimisation.chart(over.get("checkpoints"), over.get("best_step")),
+                   heldout_rm_accuracy=over.get("heldout_rm_accuracy"),
+                   stopped_early=bool(over.get("stopped_early")))
+    return row
 
 
 @login_required
@@ -57,12 +72,17 @@ def policies_page(request, pk):
     versions = [shown(v) for v in selectors.versions_of(project=project,
                                                          kind=ModelVersion.Kind.POLICY)
                 .order_by("-version")]
+    active = next((v for v in versions if v["version"].is_active), None)
     return render(request, "training/policies.html", {
         "project": project,
         "role": role,
         "is_manager": is_manager,
         "versions": versions,
-        "active": next((v for v in versions if v["version"].is_active), None),
+        "active": active,
+        # The active policy's chart when it is an RL one, else the newest RL version's.
+        "rl": active if active and active["is_rl"] else next(
+            (v for v in versions if v["is_rl"]), None),
+        "algorithms": [(a, ALGORITHM_NAMES[a]) for a in policy_runs.ALGORITHMS],
         "run": run,
         "run_live": run is not None and not run.is_finished,
         "chart": loss_chart(run.loss_curve) if run is not None else None,
@@ -78,6 +98,8 @@ def policies_page(request, pk):
 def train_policy(request, pk):
     project, _ = project_for_page(request, pk, Role.MANAGER)
     params = {"force": True} if request.POST.get("force") == "on" else {}
+    if request.POST.get("algorithm") in policy_runs.ALGORITHMS[1:]:
+        params["algorithm"] = request.POST["algorithm"]
     try:
         run = policy_runs.request_policy_training(project=project, actor=request.user,
                                                   params=params,
@@ -85,7 +107,9 @@ def train_policy(request, pk):
     except ApplicationError as exc:
         messages.error(request, exc.detail)
     else:
-        messages.success(request, f"Policy run {run.pk} queued.")
+        algorithm = policy_runs.algorithm_of(run.params)
+        kind = f" ({ALGORITHM_NAMES[algorithm]})" if algorithm != "dpo" else ""
+        messages.success(request, f"Policy run {run.pk}{kind} queued.")
     return redirect("policies", pk=project.pk)
 
 
@@ -114,6 +138,7 @@ def policy_compare(request, pk, version):
     return render(request, "training/policy_compare.html", {
         "project": project,
         "policy": policy,
+        "rl": shown(policy),
         "comparison": result,
         "wins": sum(row["winner"] == "policy" for row in result["rows"]),
     })

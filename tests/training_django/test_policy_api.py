@@ -61,11 +61,14 @@ def test_train_refuses_bad_parameters_by_name_and_a_second_run(trained, client_f
     project, users, _ = trained
     manager = client_for(users["manager"])
     url = f"/api/v1/projects/{project.pk}/policies/train/"
-    for body, field in (({"betta": 0.1}, "betta"), ({"algorithm": "rloo"}, "algorithm"),
+    for body, field in (({"betta": 0.1}, "betta"), ({"algorithm": "a2c"}, "algorithm"),
                         ({"beta": 0}, "beta"), ({"loss_type": "kto"}, "loss_type")):
         refused = manager.post(url, body, format="json")
         assert refused.status_code == 400, body
         assert refused.json()["errors"][0]["field"] == field, refused.json()
+    # RL is available: without an active reward model to optimise it is a 409, not a 400.
+    no_judge = manager.post(url, {"algorithm": "rloo"}, format="json")
+    assert no_judge.status_code == 409 and "reward model" in no_judge.json()["detail"]
     started = manager.post(url, {"loss_type": "ipo", "beta": 0.5}, format="json")
     assert started.status_code == 202 and started.json()["url"].startswith("/api/v1/training-runs/")
     queued = policy_runs.request_policy_training(project=project, dispatch=False)

@@ -145,7 +145,7 @@ def test_a_policy_run_and_a_reward_model_run_may_run_side_by_side(policy_project
 def test_bad_parameters_are_refused_before_a_run_is_queued(policy_project):
     project, _ = policy_project
     with pytest.raises(policy_runs.ValidationFailed) as refused:
-        policy_runs.request_policy_training(project=project, params={"algorithm": "ppo"})
+        policy_runs.request_policy_training(project=project, params={"algorithm": "a2c"})
     assert refused.value.errors[0]["field"] == "algorithm"
     with pytest.raises(policy_runs.ValidationFailed) as refused:
         policy_runs.request_policy_training(project=project, params={"beta": -1.0})

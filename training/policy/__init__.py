@@ -13,6 +13,9 @@ read in this order:
 - :mod:`.trainer` — supervised fine-tuning of the reference, then DPO: ``train``;
 - :mod:`.evaluation` — TRL's reward metrics and a sampled KL: ``evaluate``;
 - :mod:`.checkpoint` — ``save`` / ``load`` of a policy folder.
+- :mod:`.rl` — reinforcement learning against a reward model with a KL leash to the
+  reference (RLOO, PPO): ``from training.policy.rl import RLConfig, train_rl`` (its own
+  package map and API are in its docstring; nothing of it is exported here).
 
 Stable API (used by the Django side through ``training.loader.policy()``)::
 
