@@ -57,7 +57,6 @@ logger = logging.getLogger(__name__)
 
 SELECTIONS = ("all", "unlabelled", "sample")
 MAX_ROUNDS = 4
-MAX_IDS = 10_000
 CALLS_PER_ROUND = 2  # the critique, then the revision
 
 
@@ -106,23 +105,8 @@ def _check(*, judge: Judge, items, limit, rounds) -> tuple[Constitution, list[Pr
             1 <= rounds <= MAX_ROUNDS):
         raise ValidationFailed.of_fields(
             {"rounds": f"A whole number from 1 to {MAX_ROUNDS}."})
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                              or limit < 1):
-        raise ValidationFailed.of_fields({"limit": "A whole number of at least 1."})
-    if isinstance(items, list):
-        if not items or len(items) > MAX_IDS or not all(
-                isinstance(i, int) and not isinstance(i, bool) for i in items):
-            raise ValidationFailed.of_fields({"items": f"A list of 1 to {MAX_IDS} item ids."})
-        missing = set(items) - set(project.items.filter(pk__in=items)
-                                   .values_list("pk", flat=True))
-        if missing:
-            raise ValidationFailed.of_fields(
-                {"items": f"Not items of this project: {sorted(missing)[:10]}."})
-    elif items not in SELECTIONS:
-        raise ValidationFailed.of_fields(
-            {"items": f"One of {', '.join(SELECTIONS)}, or a list of item ids."})
-    if items == "sample" and limit is None:
-        raise ValidationFailed.of_fields({"limit": "Say how many items the sample draws."})
+    selectors.check_selection(project=project, items=items, limit=limit,
+                              selections=SELECTIONS)
     constitution = selectors.current_constitution(project=project)
     if constitution is None:
         raise ValidationFailed.of_fields(

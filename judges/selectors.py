@@ -12,6 +12,7 @@ from annotation.models import Item, Project, Response
 from annotation.quality.agreement import cohen_kappa
 from annotation.quality.consensus import majority_ranking, pair_votes
 from annotation.quality.labels import HUMAN, HUMAN_AND_IMPORT, counted_labels
+from rankwise.errors import ValidationFailed
 from training.prompts import prompt_text as reward_model_prompt
 
 from . import trust as trust_math
@@ -32,6 +33,31 @@ def judges_of(*, project: Project) -> QuerySet[Judge]:
 
 def runs_of(*, judge: Judge) -> QuerySet[JudgeRun]:
     return judge.runs.order_by("-id")
+
+
+MAX_IDS = 10_000  # item ids a run may name
+
+
+def check_selection(*, project: Project, items, limit, selections: tuple[str, ...]) -> None:
+    """A run's ``items`` and ``limit`` as a request gives them, or a 400 naming the field:
+    one of ``selections`` or a list of this project's item ids; ``sample`` needs a limit."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or limit < 1):
+        raise ValidationFailed.of_fields({"limit": "A whole number of at least 1."})
+    if isinstance(items, list):
+        if not items or len(items) > MAX_IDS or not all(
+                isinstance(i, int) and not isinstance(i, bool) for i in items):
+            raise ValidationFailed.of_fields({"items": f"A list of 1 to {MAX_IDS} item ids."})
+        missing = set(items) - set(project.items.filter(pk__in=items)
+                                   .values_list("pk", flat=True))
+        if missing:
+            raise ValidationFailed.of_fields(
+                {"items": f"Not items of this project: {sorted(missing)[:10]}."})
+    elif items not in selections:
+        raise ValidationFailed.of_fields(
+            {"items": f"One of {', '.join(selections)}, or a list of item ids."})
+    if items == "sample" and limit is None:
+        raise ValidationFailed.of_fields({"limit": "Say how many items the sample draws."})
 
 
 def selected_items(*, project: Project, selection) -> list[int]:

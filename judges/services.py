@@ -38,7 +38,6 @@ MAX_NAME = 100
 MAX_TEXT = 4000
 BATCH_SIZE = 16
 SELECTIONS = ("all", "unlabelled", "low_agreement", "sample")
-MAX_IDS = 10_000
 # Backends that read both responses in one prompt, so the order shown is drawn per verdict
 # (local_lm reads both orders itself; a reward model scores each response alone).
 ONE_PROMPT_BACKENDS = (Judge.Backend.OPENAI,)
@@ -193,25 +192,8 @@ def _run_plan(*, judge: Judge, items, limit: int | None) -> tuple[Constitution, 
     if constitution is None:
         raise ValidationFailed.of_fields(
             {"items": "Publish a constitution for the project before running a judge."})
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
-                              or limit < 1):
-        raise ValidationFailed.of_fields({"limit": "A whole number of at least 1."})
-    if isinstance(items, list):
-        if not items or len(items) > MAX_IDS or not all(
-                isinstance(i, int) and not isinstance(i, bool) for i in items):
-            raise ValidationFailed.of_fields(
-                {"items": f"A list of 1 to {MAX_IDS} item ids."})
-        missing = set(items) - set(project.items.filter(pk__in=items)
-                                   .values_list("pk", flat=True))
-        if missing:
-            raise ValidationFailed.of_fields(
-                {"items": f"Not items of this project: {sorted(missing)[:10]}."})
-    elif items not in SELECTIONS:
-        raise ValidationFailed.of_fields(
-            {"items": f"One of {', '.join(SELECTIONS)}, or a list of item ids."})
-    if items == "sample" and limit is None:
-        raise ValidationFailed.of_fields(
-            {"limit": "Say how many items the sample draws."})
+    selectors.check_selection(project=project, items=items, limit=limit,
+                              selections=SELECTIONS)
     chosen = selectors.selected_items(project=project, selection=items)
     done = selectors.judged_items(judge=judge, constitution=constitution, item_ids=chosen)
     todo = [i for i in chosen if i not in done]
