@@ -35,8 +35,6 @@ responses.
 from __future__ import annotations
 
 import json
-import logging
-import traceback
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -47,13 +45,11 @@ from annotation.services import audit
 from rankwise.celery import enqueue_on_commit
 from rankwise.errors import ValidationFailed
 
-from . import backends, selectors
+from . import backends, lifecycle, selectors
 from .engine import prompts
 from .engine.critique import Revision, critique_and_revise, final_text
 from .engine.types import Principle
 from .models import Constitution, Judge, JudgeRun, JudgeVerdict
-
-logger = logging.getLogger(__name__)
 
 SELECTIONS = ("all", "unlabelled", "sample")
 MAX_ROUNDS = 4
@@ -185,17 +181,10 @@ def execute_revision_run(*, run_id: int, complete=None) -> JudgeRun | None:
     :func:`judges.services.execute_run` is: a run that is not queued is left alone, a
     requeued one resumes after the last item written. ``complete`` replaces the judge's
     own generator (:func:`judges.backends.generator_for`)."""
-    with transaction.atomic():
-        run = JudgeRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.status != JudgeRun.Status.QUEUED:
-            return run
-        now = timezone.now()
-        run.status, run.started_at, run.heartbeat_at = JudgeRun.Status.RUNNING, now, now
-        run.attempts += 1
-        run.save(update_fields=["status", "started_at", "heartbeat_at", "attempts"])
+    run = lifecycle.claim(run_id)
+    if run is None:
+        return JudgeRun.objects.filter(pk=run_id).first()
     judge = run.judge
-    ours = JudgeRun.objects.filter(pk=run.pk, status=JudgeRun.Status.RUNNING,
-                                   attempts=run.attempts)
     close = None
     try:
         constitution = judge.project.constitutions.get(version=run.constitution_version)
@@ -207,22 +196,16 @@ def execute_revision_run(*, run_id: int, complete=None) -> JudgeRun | None:
             complete, close = backends.generator_for(judge)
         ids = list(run.item_ids)
         for n in range(round(run.progress * run.n_items), len(ids)):
-            if not ours.update(heartbeat_at=timezone.now()):
+            if not lifecycle.beat(run):
                 return JudgeRun.objects.get(pk=run.pk)  # cancelled, or requeued
             _revise_item(run, judge, constitution, principles, complete, ids[n],
                          reached=n + 1)
     except Exception as exc:  # recorded on the row: the run's outcome is the API's to show
-        logger.exception("revision run %s failed", run.pk)
-        ours.update(status=JudgeRun.Status.FAILED, finished_at=timezone.now(),
-                    error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
-        return JudgeRun.objects.get(pk=run.pk)
+        return lifecycle.failed(run, exc, "revision run")
     finally:
         if close is not None:
             close()
-    now = timezone.now()
-    ours.update(status=JudgeRun.Status.SUCCEEDED, progress=1.0, finished_at=now,
-                heartbeat_at=now)
-    return JudgeRun.objects.get(pk=run.pk)
+    return lifecycle.succeeded(run)
 
 
 def _revise_item(run: JudgeRun, judge: Judge, constitution: Constitution,

@@ -11,8 +11,6 @@ human in overlap.
 
 from __future__ import annotations
 
-import logging
-import traceback
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -25,13 +23,11 @@ from annotation.services import audit
 from rankwise.celery import enqueue_on_commit
 from rankwise.errors import Conflict, ValidationFailed
 
-from . import backends, revisions, selectors
+from . import backends, lifecycle, revisions, selectors
 from .engine import order
 from .engine.sampling import choose, combine
 from .engine.types import Comparison, Judgement, Principle
 from .models import Constitution, Judge, JudgeRun, JudgeVerdict
-
-logger = logging.getLogger(__name__)
 
 MAX_PRINCIPLES = 50
 MAX_NAME = 100
@@ -227,18 +223,11 @@ def execute_run(*, run_id: int, backend=None, batch_size: int = BATCH_SIZE) -> J
     (benchmarks). A revise run is :func:`judges.revisions.execute_revision_run`'s."""
     if JudgeRun.objects.filter(pk=run_id, kind=JudgeRun.Kind.REVISE).exists():
         return revisions.execute_revision_run(run_id=run_id)
-    with transaction.atomic():
-        run = JudgeRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.status != JudgeRun.Status.QUEUED:
-            return run
-        now = timezone.now()
-        run.status, run.started_at, run.heartbeat_at = JudgeRun.Status.RUNNING, now, now
-        run.attempts += 1
-        run.save(update_fields=["status", "started_at", "heartbeat_at", "attempts"])
+    run = lifecycle.claim(run_id)
+    if run is None:
+        return JudgeRun.objects.filter(pk=run_id).first()
     judge = run.judge
     own_backend = backend is None
-    ours = JudgeRun.objects.filter(pk=run.pk, status=JudgeRun.Status.RUNNING,
-                                   attempts=run.attempts)
     try:
         constitution = judge.project.constitutions.get(version=run.constitution_version)
         principles = [Principle(**p) for p in constitution.principles]
@@ -248,23 +237,17 @@ def execute_run(*, run_id: int, backend=None, batch_size: int = BATCH_SIZE) -> J
         for start in range(_resume_at(run), len(ids), batch_size):
             # The heartbeat; no row updated: cancelled, or requeued after this attempt was
             # given up for lost.
-            if not ours.update(heartbeat_at=timezone.now()):
+            if not lifecycle.beat(run):
                 return JudgeRun.objects.get(pk=run.pk)
             batch = ids[start:start + batch_size]
             _judge_batch(run, judge, constitution, principles, backend, batch,
                          reached=start + len(batch))
     except Exception as exc:  # recorded on the row: the run's outcome is the API's to show
-        logger.exception("judge run %s failed", run.pk)
-        ours.update(status=JudgeRun.Status.FAILED, finished_at=timezone.now(),
-                    error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
-        return JudgeRun.objects.get(pk=run.pk)
+        return lifecycle.failed(run, exc, "judge run")
     finally:
         if own_backend and hasattr(backend, "close"):
             backend.close()  # the HTTP backend's pooled connections
-    now = timezone.now()
-    ours.update(status=JudgeRun.Status.SUCCEEDED, progress=1.0, finished_at=now,
-                heartbeat_at=now)
-    return JudgeRun.objects.get(pk=run.pk)
+    return lifecycle.succeeded(run)
 
 
 def _resume_at(run: JudgeRun) -> int:
