@@ -25,8 +25,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.utils import timezone
-
 from annotation.models import Project
 from annotation.project_settings import project_settings
 from rankwise.errors import ValidationFailed
@@ -102,14 +100,7 @@ def train_and_publish(*, run: TrainingRun, staging: Path, progress,
     trainer = loader.policy()
     project = run.project
     options = project_settings(project).policy
-    labelled = data.comparisons_for(project=project)
-    runs.held(run.pk, run.attempts).update(
-        data_until=labelled.data_until, n_comparisons=len(labelled.comparisons),
-        updated_at=timezone.now())
-    if len(labelled.comparisons) < runs.MIN_COMPARISONS:
-        raise runs.NotEnoughData(
-            f"{len(labelled.comparisons)} labelled items with a preference; a policy needs at "
-            f"least {runs.MIN_COMPARISONS} (gold items and all-tied rankings do not count).")
+    labelled = runs.labelled_data(run, needs="a policy")
     config = train_config(project=project, params=run.params)
     pairs = preference_pairs(labelled.comparisons)
     train_set, eval_set = trainer.split_by_item(pairs, eval_fraction=float(config.eval_fraction),

@@ -40,8 +40,6 @@ from collections import namedtuple
 from pathlib import Path
 from typing import Any
 
-from django.utils import timezone
-
 from annotation.models import Item, Project
 from annotation.project_settings import RL_TRAINER_PARAMETERS, project_settings
 from rankwise.errors import Conflict, ValidationFailed
@@ -212,14 +210,7 @@ def train_and_publish(*, run: TrainingRun, staging: Path, progress,
                       recorder: runs.ProgressRecorder) -> ModelVersion:
     project = run.project
     options = project_settings(project).policy
-    labelled = data.comparisons_for(project=project)
-    runs.held(run.pk, run.attempts).update(
-        data_until=labelled.data_until, n_comparisons=len(labelled.comparisons),
-        updated_at=timezone.now())
-    if len(labelled.comparisons) < runs.MIN_COMPARISONS:
-        raise runs.NotEnoughData(
-            f"{len(labelled.comparisons)} labelled items with a preference; an RL run needs "
-            f"at least {runs.MIN_COMPARISONS} (gold items and all-tied rankings do not count).")
+    labelled = runs.labelled_data(run, needs="an RL run")
     proxy = selectors.active_version(project_id=project.pk, kind=ModelVersion.Kind.REWARD)
     if proxy is None:
         raise NoRewardModel("No active reward model to optimise: train one first.")

@@ -287,19 +287,25 @@ def _trainer_of(kind: str):
     return _train_and_publish
 
 
-def _train_and_publish(*, run: TrainingRun, staging: Path, progress,
-                       recorder: ProgressRecorder) -> ModelVersion:
-    trainer = loader.reward()
-    project = run.project
-    labelled = data.comparisons_for(project=project)
+def labelled_data(run: TrainingRun, *, needs: str) -> data.TrainingData:
+    """The comparisons the run learns from, their extent recorded on the run; NotEnoughData
+    below ``MIN_COMPARISONS``. ``needs``: what needs them, in the message ("a policy")."""
+    labelled = data.comparisons_for(project=run.project)
     held(run.pk, run.attempts).update(
         data_until=labelled.data_until, n_comparisons=len(labelled.comparisons),
         updated_at=timezone.now())
     if len(labelled.comparisons) < MIN_COMPARISONS:
         raise NotEnoughData(
-            f"{len(labelled.comparisons)} labelled items with a preference; a reward model "
-            f"needs at least {MIN_COMPARISONS} (gold items and all-tied rankings do not count)."
-        )
+            f"{len(labelled.comparisons)} labelled items with a preference; {needs} needs at "
+            f"least {MIN_COMPARISONS} (gold items and all-tied rankings do not count).")
+    return labelled
+
+
+def _train_and_publish(*, run: TrainingRun, staging: Path, progress,
+                       recorder: ProgressRecorder) -> ModelVersion:
+    trainer = loader.reward()
+    project = run.project
+    labelled = labelled_data(run, needs="a reward model")
     # Items labelled by several people carry a human ceiling: how often one annotator
     # agrees with the others' consensus. Single and imported labels say nothing about it.
     agreement = {c.item_id: c.agreement for c in labelled.comparisons
